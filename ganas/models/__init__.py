@@ -1,0 +1,51 @@
+"""Generator families behind a registry: ``create(kind, family, **config)`` lists valid names on error."""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from ..errors import GanasError
+from . import mobile_resnet, resnet
+from .discriminator import NLayerDiscriminator
+
+# family -> (constructor, analytic cost function). Teachers are plain generators; supernets are the
+# dynamic twin of a static family and take ``dynamic=True``.
+TEACHERS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
+    "resnet": (resnet.ResnetGenerator, resnet.count_cost),
+}
+SUPERNETS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
+    "mobile_resnet": (mobile_resnet.MobileResnetGenerator, mobile_resnet.count_cost),
+}
+LAYERS = {"mobile_resnet": mobile_resnet.LAYERS}
+
+
+def _lookup(table: dict, kind: str, family: str):
+    if family not in table:
+        raise GanasError(f"unknown {kind} family {family!r}: choose one of {', '.join(sorted(table))}")
+    return table[family]
+
+
+def create_teacher(family: str, **config) -> nn.Module:
+    return _lookup(TEACHERS, "teacher", family)[0](**config)
+
+
+def create_supernet(family: str, **config) -> nn.Module:
+    return _lookup(SUPERNETS, "supernet", family)[0](dynamic=True, **config)
+
+
+def create_subnet(family: str, **config) -> nn.Module:
+    """The static network of a family: what an exported subnet is rebuilt with."""
+    return _lookup(SUPERNETS, "supernet", family)[0](dynamic=False, **config)
+
+
+def teacher_cost(family: str, **kwargs) -> dict:
+    return _lookup(TEACHERS, "teacher", family)[1](**kwargs)
+
+
+def subnet_cost(family: str, **kwargs) -> dict:
+    return _lookup(SUPERNETS, "supernet", family)[1](**kwargs)
+
+
+__all__ = ["TEACHERS", "SUPERNETS", "LAYERS", "NLayerDiscriminator", "create_teacher", "create_supernet",
+           "create_subnet", "teacher_cost", "subnet_cost"]
