@@ -195,8 +195,13 @@ _SECTIONS = {"data": DataConfig, "teacher": TeacherConfig, "supernet": SupernetC
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> StudyConfig:
-    """Read and validate a study file; relative paths in it are resolved against the current folder."""
+    """Read and validate a study file (or a run folder's study.json); relative paths are resolved against the
+    current folder."""
     path = Path(path)
+    if path.is_dir() and (path / "study.json").is_file():
+        path = path / "study.json"
+    elif path.is_dir():
+        raise GanasError(f"{path} is a folder without study.json: give a study YAML or a run folder of ganas")
     if not path.is_file():
         raise GanasError(f"study file {path} not found: give the path of a YAML file such as studies/quickstart.yaml")
     try:

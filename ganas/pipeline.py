@@ -1,0 +1,136 @@
+"""The study-level glue: each stage's entry function called with what the study says, in order.
+
+Every stage finds its own finished output in the run folder and skips, so `ganas run` after a kill continues
+where it stopped.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import StudyConfig, parse_budget
+from .errors import GanasError
+from .io import write_json
+from .models import subnet_cost, teacher_cost
+from .space import SearchSpace, load_space
+
+
+@dataclass
+class Context:
+    """What several stages need, computed once per command."""
+    study: StudyConfig
+    space: SearchSpace
+    splits: object
+    teacher_cost: dict
+    budgets: dict
+
+    @property
+    def run_dir(self) -> Path:
+        return self.study.run_path
+
+    def cost(self, arch) -> dict:
+        h, w = self.splits.size
+        return subnet_cost(self.space.family, widths=arch, n_blocks=self.study.teacher.n_blocks, height=h, width=w,
+                           input_nc=self.splits.input_nc, output_nc=self.splits.output_nc)
+
+
+def prepare(study: StudyConfig) -> Context:
+    """Validate everything cheap before any stage runs, and record the resolved study in the run folder."""
+    from .data import load_data
+
+    space = load_space(study.resolve(study.supernet.search_space))
+    if space.family != study.supernet.family:
+        raise GanasError(f"search space is for {space.family} but supernet.family is {study.supernet.family}: "
+                         "make them agree")
+    splits = load_data(study.data, study.seed)
+    h, w = splits.size
+    t = study.teacher
+    tcost = teacher_cost(t.family, ngf=t.ngf, n_blocks=t.n_blocks, height=h, width=w, input_nc=splits.input_nc,
+                         output_nc=splits.output_nc, norm=t.norm)
+    budgets = {k: parse_budget(v, tcost[k]) for k, v in study.search.budgets.items()}
+    ctx = Context(study, space, splits, tcost, budgets)
+    smallest = ctx.cost(space.smallest())
+    for k, limit in budgets.items():
+        if smallest[k] > limit:
+            raise GanasError(f"budget {k} <= {limit:.4g} is impossible: the smallest subnet of the search space has "
+                             f"{smallest[k]:.4g} ({smallest[k] / tcost[k]:.1%} of the teacher); raise the budget "
+                             "or add smaller widths to the search space")
+    study.run_path.mkdir(parents=True, exist_ok=True)
+    write_json(study.run_path / "study.json", study.to_dict())
+    return ctx
+
+
+def stage_classifier(ctx: Context, show_progress=True):
+    from .metrics import load_or_train_classifier
+    return load_or_train_classifier(ctx.run_dir / "classifier.pt", ctx.study.data, ctx.study.seed)
+
+
+def stage_teacher(ctx: Context, show_progress=True):
+    from .train.teacher import train_teacher
+    return train_teacher(ctx.study, ctx.splits, ctx.run_dir, show_progress)
+
+
+def stage_supernet(ctx: Context, show_progress=True):
+    from .train.supernet import train_supernet
+    teacher = stage_teacher(ctx, show_progress)
+    return train_supernet(ctx.study, ctx.splits, teacher, ctx.space, ctx.run_dir, show_progress)
+
+
+def stage_search(ctx: Context, show_progress=True, **overrides):
+    from .evaluate import SubnetEvaluator
+    from .search import run_search
+
+    stage_classifier(ctx, show_progress)
+    stage_supernet(ctx, show_progress)
+    s = ctx.study.search
+    opts = dict(sampler=s.sampler, n_trials=s.n_trials, storage=s.storage, seed=ctx.study.seed, workers=s.workers,
+                cpus_per_worker=s.cpus_per_worker, gpus_per_worker=s.gpus_per_worker, ray_address=s.ray_address)
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return run_search(ctx.space, ctx.cost, functools.partial(SubnetEvaluator, ctx.study),
+                      objectives=tuple(s.objectives), budgets=ctx.budgets, run_dir=ctx.run_dir,
+                      study_name=ctx.study.name, show_progress=show_progress, **opts)
+
+
+def stage_report(ctx: Context, show_progress=True):
+    from .report import write_report
+    return write_report(ctx)
+
+
+def stage_export(ctx: Context, show_progress=True, trial: int | None = None):
+    from .export import export_subnet
+    return export_subnet(ctx, trial if trial is not None else ctx.study.export.trial)
+
+
+def stage_finetune(ctx: Context, show_progress=True, trial: int | None = None):
+    from .train.finetune import finetune
+    export_dir = stage_export(ctx, show_progress, trial)
+    return finetune(ctx, export_dir, show_progress)
+
+
+def run_all(study: StudyConfig, show_progress: bool = True) -> dict:
+    ctx = prepare(study)
+    stage_search(ctx, show_progress)
+    report = stage_report(ctx, show_progress)
+    export_dir = stage_finetune(ctx, show_progress)
+    return {"report": report, "export": export_dir}
+
+
+def open_study(ctx: Context):
+    """The search's Optuna study, read from its storage; a clear error when the search has not run."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    url = ctx.study.search.storage
+    if url is None:
+        path = ctx.run_dir / "study.journal"
+        if not path.exists():
+            raise GanasError(f"no search results in {ctx.run_dir}: run `ganas search` (or `ganas run`) first")
+        storage = JournalStorage(JournalFileBackend(str(path)))
+    else:
+        storage = url
+    try:
+        return optuna.load_study(study_name=ctx.study.name, storage=storage)
+    except KeyError:
+        raise GanasError(f"storage holds no study named {ctx.study.name!r}: run `ganas search` first") from None

@@ -1,0 +1,45 @@
+"""GAN Compression's distillation objective, shared by supernet training and subnet fine-tuning.
+
+loss_G = lambda_gan * GAN + lambda_recon * L1(student, target) + lambda_distill * sum_i MSE(adapter_i(s_i), t_i)
+where s_i / t_i are the student / teacher features at the trunk input and after each third of the blocks,
+and adapter_i is a 1x1 conv from the student's width to the teacher's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import DynamicConv2d
+from .losses import d_loss, g_loss
+
+
+def make_adapters(student_width: int, teacher_widths: list[int]) -> nn.ModuleList:
+    # Dynamic in their input width, so one set serves every subnet and slices into a fine-tuned one.
+    return nn.ModuleList(DynamicConv2d(student_width, tw, 1) for tw in teacher_widths)
+
+
+class DistillStep:
+    """One D step then one G step of the distillation objective, for whatever student is active."""
+
+    def __init__(self, student, teacher, D, adapters, opt_g, opt_d, cfg):
+        self.student, self.teacher, self.D, self.adapters = student, teacher, D, adapters
+        self.opt_g, self.opt_d, self.cfg = opt_g, opt_d, cfg
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        c = self.cfg
+        with torch.no_grad():
+            _, t_feats = self.teacher(x, with_features=True)
+        fake, s_feats = self.student(x, with_features=True)
+        loss_d = d_loss(c.gan_loss, self.D(torch.cat([x, y], 1)), self.D(torch.cat([x, fake.detach()], 1)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        gan = g_loss(c.gan_loss, self.D(torch.cat([x, fake], 1)))
+        l1 = F.l1_loss(fake, y)
+        distill = sum(F.mse_loss(a(s), t) for a, s, t in zip(self.adapters, s_feats, t_feats))
+        loss_g = c.lambda_gan * gan + c.lambda_recon * l1 + c.lambda_distill * distill
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"d": loss_d.item(), "g_gan": gan.item(), "l1": l1.item(), "distill": distill.item()}

@@ -1,0 +1,67 @@
+"""Stage `teacher`: train a pix2pix ResNet generator (L1 + conditional PatchGAN), or import one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import StudyConfig
+from ..errors import GanasError
+from ..io import device as default_device
+from ..models import NLayerDiscriminator, create_teacher
+from .common import adam, infinite_batches, load_network, save_network
+from .losses import d_loss, g_loss
+from .loop import Rng, train
+
+
+def teacher_config(study: StudyConfig, input_nc: int, output_nc: int) -> dict:
+    t = study.teacher
+    return dict(input_nc=input_nc, output_nc=output_nc, ngf=t.ngf, n_blocks=t.n_blocks, norm=t.norm,
+                dropout=t.dropout)
+
+
+def load_teacher(path: Path, expect: dict | None = None):
+    net, ckpt = load_network(path, "teacher", lambda fam, cfg: create_teacher(fam, **cfg))
+    if expect is not None and ckpt["config"] != expect:
+        diff = {k: (ckpt["config"].get(k), v) for k, v in expect.items() if ckpt["config"].get(k) != v}
+        raise GanasError(f"{path} holds a teacher with {diff} (found, study) : change the study's teacher "
+                         "section to match or delete the file to retrain")
+    return net.eval(), ckpt
+
+
+def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool = True):
+    """Return the trained teacher (eval mode, on CPU); ``run_dir/teacher.pt`` is the stage's output."""
+    out = run_dir / "teacher.pt"
+    cfg = teacher_config(study, splits.input_nc, splits.output_nc)
+    if out.exists():
+        return load_teacher(out, cfg)[0]
+    if study.teacher.checkpoint:
+        raise GanasError("teacher.checkpoint import is not supported yet: remove it to train a teacher")
+    t, dev = study.teacher, default_device()
+    rng = Rng(study.seed)
+    G = create_teacher(t.family, **cfg).to(dev)
+    D = NLayerDiscriminator(splits.input_nc + splits.output_nc, t.ndf).to(dev)
+    opt_g, opt_d = adam(G.parameters(), t.lr), adam(D.parameters(), t.lr)
+    batches = infinite_batches(splits.train, t.batch_size, rng, dev)
+
+    def step(_: int) -> dict:
+        x, y = next(batches)
+        fake = G(x)
+        loss_d = d_loss(t.gan_loss, D(torch.cat([x, y], 1)), D(torch.cat([x, fake.detach()], 1)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        gan = g_loss(t.gan_loss, D(torch.cat([x, fake], 1)))
+        l1 = F.l1_loss(fake, y)
+        loss_g = gan + t.lambda_recon * l1
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {"d": loss_d.item(), "g_gan": gan.item(), "l1": l1.item()}
+
+    train("teacher", run_dir, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, step, t.steps, rng,
+          show_progress=show_progress)
+    save_network(out, "teacher", t.family, cfg, G,
+                 discriminator={k: v.cpu() for k, v in D.state_dict().items()})
+    return G.cpu().eval()
