@@ -9,8 +9,10 @@ import torchprofile
 from ganas.arch import Arch
 from ganas.models import LAYERS, SUPERNETS, create_subnet, create_supernet, subnet_cost, teacher_cost
 from ganas.models.resnet import ResnetGenerator, block_group_ends
+from ganas.models.unet import DEPTHS as UNET_DEPTHS
 
-FAMILY_CONFIGS = {"mobile_resnet": dict(n_blocks=4, input_nc=3, output_nc=3)}
+FAMILY_CONFIGS = {"mobile_resnet": dict(n_blocks=4, input_nc=3, output_nc=3),
+                  **{f: dict(input_nc=3, output_nc=3) for f in UNET_DEPTHS}}
 
 
 def random_arch(family, rng, top=16):

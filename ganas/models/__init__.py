@@ -6,18 +6,21 @@ from typing import Callable
 from torch import nn
 
 from ..errors import GanasError
-from . import mobile_resnet, resnet
+from . import mobile_resnet, resnet, unet
 from .discriminator import NLayerDiscriminator
+from .pix2pix_import import import_teacher
 
 # family -> (constructor, analytic cost function). Teachers are plain generators; supernets are the
 # dynamic twin of a static family and take ``dynamic=True``.
 TEACHERS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
     "resnet": (resnet.ResnetGenerator, resnet.count_cost),
+    "unet": (unet.UnetGenerator, unet.count_teacher_cost),
 }
 SUPERNETS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
     "mobile_resnet": (mobile_resnet.MobileResnetGenerator, mobile_resnet.count_cost),
+    **{name: (unet.supernet_constructor(n), unet.count_cost) for name, n in unet.DEPTHS.items()},
 }
-LAYERS = {"mobile_resnet": mobile_resnet.LAYERS}
+LAYERS = {"mobile_resnet": mobile_resnet.LAYERS, **{name: unet.layer_names(n) for name, n in unet.DEPTHS.items()}}
 
 
 def _lookup(table: dict, kind: str, family: str):
@@ -48,4 +51,4 @@ def subnet_cost(family: str, **kwargs) -> dict:
 
 
 __all__ = ["TEACHERS", "SUPERNETS", "LAYERS", "NLayerDiscriminator", "create_teacher", "create_supernet",
-           "create_subnet", "teacher_cost", "subnet_cost"]
+           "create_subnet", "teacher_cost", "subnet_cost", "import_teacher"]
