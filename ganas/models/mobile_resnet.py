@@ -88,6 +88,11 @@ class MobileResnetGenerator(nn.Module):
         return dict(self.config["widths"])
 
     @property
+    def feature_widths(self) -> list[int]:
+        """Widths at the distilled points (for a supernet, the largest ones): all are the trunk."""
+        return [self.config["widths"]["down2"]] * len(self.feature_points)
+
+    @property
     def arch(self) -> Arch:
         return self._active
 

@@ -10,13 +10,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import GanasError
 from ..nn import DynamicConv2d
 from .losses import d_loss, g_loss
 
 
-def make_adapters(student_width: int, teacher_widths: list[int]) -> nn.ModuleList:
-    # Dynamic in their input width, so one set serves every subnet and slices into a fine-tuned one.
-    return nn.ModuleList(DynamicConv2d(student_width, tw, 1) for tw in teacher_widths)
+def make_adapters(student_widths: list[int], teacher_widths: list[int]) -> nn.ModuleList:
+    """One 1x1 conv per distilled point. Dynamic in their input width, so one set serves every subnet of a
+    supernet and, unchanged, the exported subnet being fine-tuned."""
+    if len(student_widths) != len(teacher_widths):
+        raise GanasError(f"student has {len(student_widths)} distilled points, teacher {len(teacher_widths)}: "
+                         "use a teacher of the same depth as the supernet")
+    return nn.ModuleList(DynamicConv2d(sw, tw, 1) for sw, tw in zip(student_widths, teacher_widths))
 
 
 class DistillStep:

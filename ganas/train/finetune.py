@@ -29,7 +29,8 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
         p.requires_grad_(False)
     sup = load_checkpoint(run_dir / "supernet.pt", "supernet")
     # The supernet's adapters read their input width from the tensor, so they serve the subnet as they are.
-    adapters = make_adapters(sup["config"]["widths"]["down2"], teacher.feature_widths)
+    adapters = make_adapters([w.shape[1] for k, w in sup["adapters"].items() if k.endswith("weight")],
+                             teacher.feature_widths)
     adapters.load_state_dict(sup["adapters"])
     D = NLayerDiscriminator(ctx.splits.input_nc + ctx.splits.output_nc, s.ndf)
     D.load_state_dict(sup["discriminator"])

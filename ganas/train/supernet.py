@@ -45,7 +45,7 @@ def train_supernet(study: StudyConfig, splits, teacher, space: SearchSpace, run_
     teacher = teacher.to(dev).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    adapters = make_adapters(cfg["widths"]["down2"], teacher.feature_widths).to(dev)
+    adapters = make_adapters(G.feature_widths, teacher.feature_widths).to(dev)
     D = NLayerDiscriminator(splits.input_nc + splits.output_nc, s.ndf).to(dev)
     teacher_ckpt = load_checkpoint(run_dir / "teacher.pt", "teacher")
     if s.ndf == study.teacher.ndf and "discriminator" in teacher_ckpt:
