@@ -119,18 +119,14 @@ def run_all(study: StudyConfig, show_progress: bool = True) -> dict:
 def open_study(ctx: Context):
     """The search's Optuna study, read from its storage; a clear error when the search has not run."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from .search import open_storage
 
     url = ctx.study.search.storage
-    if url is None:
-        path = ctx.run_dir / "study.journal"
-        if not path.exists():
-            raise GanasError(f"no search results in {ctx.run_dir}: run `ganas search` (or `ganas run`) first")
-        storage = JournalStorage(JournalFileBackend(str(path)))
-    else:
-        storage = url
+    if url is None and not (ctx.run_dir / "study.journal").exists():
+        raise GanasError(f"no search results in {ctx.run_dir}: run `ganas search` (or `ganas run`) first")
+    storage, where = open_storage(url, ctx.run_dir)
     try:
         return optuna.load_study(study_name=ctx.study.name, storage=storage)
     except KeyError:
-        raise GanasError(f"storage holds no study named {ctx.study.name!r}: run `ganas search` first") from None
+        raise GanasError(f"{where} holds no study named {ctx.study.name!r}: run `ganas search` first") from None

@@ -46,6 +46,7 @@ def test_run_writes_report_export_and_finetune(run, capsys):
         assert (report / f).stat().st_size > 0, f
     html = (report / "index.html").read_text()
     assert "Pareto front" in html and "teacher" in html and "data:image/png;base64" in html
+    assert len((report / "pareto.csv").read_text().splitlines()) >= 2  # header + at least one feasible subnet
     export = next((tmp / "run" / "export").iterdir())
     cfg = json.loads((export / "config.json").read_text())
     assert cfg["macs"] <= 0.15 * cfg["teacher_macs"]  # the exported subnet is within the budget

@@ -19,12 +19,13 @@ from ..io import write_json, write_text  # noqa: E402
 
 def trials_frame(study, objectives) -> pd.DataFrame:
     """One row per trial: number, state, config, cost, metrics, feasibility."""
+    from ..search import is_feasible
+
     rows = []
     for t in study.trials:
         a = t.user_attrs
-        cons = t.system_attrs.get("constraints")
         row = {"trial": t.number, "state": t.state.name, "arch": str(Arch(a["arch"])) if "arch" in a else "",
-               "feasible": bool(cons is not None and all(c <= 0 for c in cons)),
+               "feasible": is_feasible(t),
                **{k: v for k, v in a.items() if k != "arch"}}
         if "arch" in a:
             row.update({f"w_{k}": v for k, v in a["arch"].items()})
