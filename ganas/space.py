@@ -10,13 +10,13 @@ import yaml
 
 from .arch import Arch
 from .errors import GanasError
-from .models import LAYERS
+from .models import EXITS, LAYERS
 
 
 @dataclass(frozen=True)
 class SearchSpace:
     family: str
-    choices: dict  # layer name -> tuple of widths, largest first
+    choices: dict  # layer name -> tuple of widths, largest first (and "resolution" -> output sides, where searched)
 
     @property
     def layers(self) -> tuple:
@@ -40,7 +40,8 @@ class SearchSpace:
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    """YAML: ``family:`` and ``channels:``, either one list for every layer or a mapping layer -> list."""
+    """YAML: ``family:`` and ``channels:``, either one list for every layer or a mapping layer -> list; a family
+    with resolution exits may add ``resolutions:`` (output sides to search, e.g. [32, 16, 8])."""
     path = Path(path)
     if not path.is_file():
         raise GanasError(f"search space {path} not found: set supernet.search_space to a file under search_spaces/")
@@ -50,9 +51,10 @@ def load_space(path: str | Path) -> SearchSpace:
         raise GanasError(f"search space {path} is not valid YAML ({str(e).splitlines()[0]}): fix the syntax") from None
     if not isinstance(raw, dict) or "family" not in raw or "channels" not in raw:
         raise GanasError(f"search space {path} needs 'family:' and 'channels:' keys")
-    unknown = sorted(set(raw) - {"family", "channels", "description"})
+    unknown = sorted(set(raw) - {"family", "channels", "resolutions", "description"})
     if unknown:
-        raise GanasError(f"search space {path}: unknown key {unknown[0]!r}; allowed: family, channels, description")
+        raise GanasError(f"search space {path}: unknown key {unknown[0]!r}; allowed: family, channels, resolutions, "
+                         "description")
     family = raw["family"]
     if family not in LAYERS:
         raise GanasError(f"search space {path}: unknown family {family!r}; choose one of {', '.join(LAYERS)}")
@@ -72,4 +74,10 @@ def load_space(path: str | Path) -> SearchSpace:
         if not isinstance(v, list) or not v or not all(isinstance(c, int) and c > 0 for c in v):
             raise GanasError(f"search space {path}: channels of {k} must be a non-empty list of positive integers")
         choices[k] = tuple(sorted(set(v), reverse=True))
+    if "resolutions" in raw:
+        sides, allowed = raw["resolutions"], EXITS.get(family, ())
+        if not isinstance(sides, list) or not sides or not all(isinstance(r, int) and r in allowed for r in sides):
+            raise GanasError(f"search space {path}: resolutions must be a non-empty list of {family}'s exits "
+                             f"({', '.join(map(str, allowed)) or 'it has none: remove the key'})")
+        choices["resolution"] = tuple(sorted(set(sides), reverse=True))
     return SearchSpace(family, choices)

@@ -1,13 +1,15 @@
 """Generator families behind a registry: ``create(kind, family, **config)`` lists valid names on error."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from torch import nn
 
 from ..errors import GanasError
-from . import mobile_resnet, resnet, unet
+from . import mobile_resnet, resnet, stylegan, unet
 from .discriminator import NLayerDiscriminator
+from .multires_d import MultiResDiscriminator
 from .pix2pix_import import import_teacher
 
 # family -> (constructor, analytic cost function). Teachers are plain generators; supernets are the
@@ -16,11 +18,20 @@ TEACHERS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
     "resnet": (resnet.ResnetGenerator, resnet.count_cost),
     "unet": (unet.UnetGenerator, unet.count_teacher_cost),
 }
+# Unconditional families (noise -> image) with a resolution exit per side; their teacher is their own full
+# network (the same family at the search space's largest widths), so they are teachers too.
+_STYLEGAN = {f"stylegan_{s}": (stylegan.constructor(s), functools.partial(stylegan.count_cost, size=s))
+             for s in stylegan.SIZES}
+TEACHERS.update(_STYLEGAN)
+UNCONDITIONAL = frozenset(_STYLEGAN)
+EXITS = {f"stylegan_{s}": stylegan.exits(s) for s in stylegan.SIZES}  # family -> output sides it can stop at
 SUPERNETS: dict[str, tuple[Callable[..., nn.Module], Callable[..., dict]]] = {
     "mobile_resnet": (mobile_resnet.MobileResnetGenerator, mobile_resnet.count_cost),
     **{name: (unet.supernet_constructor(n), unet.count_cost) for name, n in unet.DEPTHS.items()},
+    **_STYLEGAN,
 }
-LAYERS = {"mobile_resnet": mobile_resnet.LAYERS, **{name: unet.layer_names(n) for name, n in unet.DEPTHS.items()}}
+LAYERS = {"mobile_resnet": mobile_resnet.LAYERS, **{name: unet.layer_names(n) for name, n in unet.DEPTHS.items()},
+          **{f"stylegan_{s}": stylegan.layer_names(s) for s in stylegan.SIZES}}
 
 
 def _lookup(table: dict, kind: str, family: str):
@@ -50,5 +61,5 @@ def subnet_cost(family: str, **kwargs) -> dict:
     return _lookup(SUPERNETS, "supernet", family)[1](**kwargs)
 
 
-__all__ = ["TEACHERS", "SUPERNETS", "LAYERS", "NLayerDiscriminator", "create_teacher", "create_supernet",
-           "create_subnet", "teacher_cost", "subnet_cost", "import_teacher"]
+__all__ = ["TEACHERS", "SUPERNETS", "LAYERS", "UNCONDITIONAL", "EXITS", "NLayerDiscriminator", "MultiResDiscriminator",
+           "create_teacher", "create_supernet", "create_subnet", "teacher_cost", "subnet_cost", "import_teacher"]
