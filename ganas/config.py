@@ -18,28 +18,53 @@ from .errors import GanasError
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "fashion_mnist_edges2shoes"  # registered dataset name (ganas.data.DATASETS)
-    path: Optional[str] = None        # folder with the gzipped IDX files; default: Debian's dataset-fashion-mnist
-    size: int = 32                    # images are padded (28 -> 32) to this square size
-    classes: tuple = (5, 7, 9)        # Fashion-MNIST labels kept: sandal, sneaker, ankle boot
-    search_holdout: int = 1000        # images cut from the training set for the search; never trained on
+    # Fashion-MNIST datasets: the folder with the gzipped IDX files (default: Debian's dataset-fashion-mnist).
+    # aligned_folder / unaligned_folder: the dataset root (train/, val/, test/ or trainA/, trainB/, testA/, testB/).
+    path: Optional[str] = None
+    size: int = 32                    # Fashion-MNIST: images are padded (28 -> 32) to this square size
+    classes: tuple = (5, 7, 9)        # Fashion-MNIST labels kept: sandal, sneaker, ankle boot; for
+                                      # fashion_mnist_unpaired [domain A, domain B], e.g. [7, 9] sneaker -> ankle boot
+    search_holdout: int = 1000        # images cut from the training set for the search (per domain when
+                                      # unpaired); never trained on
     limit_train: Optional[int] = None  # keep only this many training images (tests, quick runs)
     limit_test: Optional[int] = None
+    # The folder layouts' preprocessing: pytorch-CycleGAN-and-pix2pix's options, same names and meanings.
+    direction: str = "AtoB"           # AtoB | BtoA: which side (aligned) or folder (unaligned) is the input
+    input_nc: Optional[int] = None    # 1 (grayscale) or 3 (RGB) channels of the generator's input [3]
+    output_nc: Optional[int] = None   # and of its output [3]
+    preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
+    load_size: int = 286              # resize (or scale the width) to this before cropping
+    crop_size: int = 256              # the side of the square crop the networks see
+    flip: bool = True                 # random horizontal flips in training (pix2pix's --no_flip = false)
+    test_phase: Optional[str] = None  # folder prefix of the test split [test when present, else val]
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    family: str = "resnet"
-    ngf: int = 32
-    n_blocks: int = 9
-    norm: str = "instance"
-    dropout: bool = False
-    checkpoint: Optional[str] = None  # import a trained generator instead of training one
+    # A generator saved by pytorch-CycleGAN-and-pix2pix (latest_net_G.pth, latest_net_G_A.pth, or any state_dict
+    # of its ResnetGenerator / UnetGenerator) to import instead of training one; saved as the run's teacher.pt.
+    checkpoint: Optional[str] = None
+    # The architecture. With a checkpoint, a field left out (None) is read from its keys and shapes and a field
+    # given must agree with them; when training, None takes the default in brackets. ganas.models.families
+    # resolves them (resolve_teacher).
+    netG: Optional[str] = None        # pix2pix's name: resnet_9blocks, resnet_6blocks, unet_256, unet_128 ...
+    family: Optional[str] = None      # resnet | unet (ganas.models.TEACHERS) [resnet, or what netG says]
+    ngf: Optional[int] = None         # [32]
+    n_blocks: Optional[int] = None    # resnet's residual blocks [9]
+    num_downs: Optional[int] = None   # unet's levels [log2 of the shorter image side: 1x1 at the bottleneck]
+    norm: Optional[str] = None        # instance | batch [instance]
+    dropout: Optional[bool] = None    # [false]
+    # Training. Paired data: pix2pix (L1 + conditional PatchGAN); unpaired data: CycleGAN (two generators, two
+    # unconditional PatchGANs, cycle and identity L1, a pool of past fakes); teacher.pt keeps the A -> B one.
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-4
-    lambda_recon: float = 100.0
+    lambda_recon: float = 100.0       # pix2pix's L1 weight
     gan_loss: str = "lsgan"           # lsgan | hinge | vanilla
     ndf: int = 32
+    lambda_cycle: float = 10.0        # CycleGAN's lambda_A = lambda_B
+    lambda_identity: float = 0.5      # CycleGAN's identity weight, a fraction of lambda_cycle (0 = none)
+    pool_size: int = 50               # CycleGAN's buffer of past fakes the discriminators see (0 = none)
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,9 @@ class SupernetConfig:
     steps: int = 1500
     batch_size: int = 16
     lr: float = 2e-4
-    lambda_recon: float = 100.0
+    # GAN Compression's pix2pix defaults; for unpaired data the loader puts its CycleGAN ones
+    # (UNPAIRED_SUPERNET_DEFAULTS) in place of any of these four the study leaves out.
+    lambda_recon: float = 100.0       # L1 to the target (paired) or to the teacher's output (unpaired)
     lambda_distill: float = 1.0
     lambda_gan: float = 1.0
     gan_loss: str = "hinge"
@@ -115,12 +142,17 @@ class StudyConfig:
 
 CHOICES = {
     ("teacher", "norm"): ("instance", "batch"),
+    ("data", "direction"): ("AtoB", "BtoA"),
+    ("data", "preprocess"): ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     ("teacher", "gan_loss"): ("lsgan", "hinge", "vanilla"),
     ("supernet", "gan_loss"): ("lsgan", "hinge", "vanilla"),
     ("supernet", "mode"): ("distill",),
     ("search", "sampler"): ("tpe", "nsga2", "random", "gp", "grid"),
 }
-OBJECTIVES = ("domain_fid", "accuracy_error", "l1", "macs", "params")
+# fid: pytorch-fid's Inception FID (its weights must be in the torch hub cache; ganas.metrics.inception_fid)
+OBJECTIVES = ("domain_fid", "accuracy_error", "l1", "fid", "macs", "params")
+# GAN Compression's CycleGAN distillation settings (DESIGN.md), the supernet defaults for unpaired data
+UNPAIRED_SUPERNET_DEFAULTS = {"lambda_recon": 10.0, "lambda_distill": 0.01, "gan_loss": "lsgan", "ndf": 64}
 _SIZE = re.compile(r"^\s*([0-9.eE+-]+)\s*([KMG]?)\s*$")
 
 
@@ -159,7 +191,7 @@ def _build(cls, raw: Any, where: str):
             continue
         kwargs[name] = _check_type(value, f, f"{where}.{name}" if where else name)
         allowed = CHOICES.get((where, name))
-        if allowed and kwargs[name] not in allowed:
+        if allowed and kwargs[name] is not None and kwargs[name] not in allowed:
             raise GanasError(f"{where}.{name} = {value!r} is not allowed: choose one of {', '.join(allowed)}")
     try:
         return cls(**kwargs)
@@ -175,8 +207,13 @@ def _check_type(value, f, name):
     else:
         default = ""  # the one required field, name, is a string
     want = type(default)
-    if default is None or value is None:
+    if value is None:
         return value
+    if default is None:  # an Optional field: its type is in the annotation (a string under __future__ annotations)
+        m = re.fullmatch(r"Optional\[(\w+)\]", str(f.type))
+        want = {"int": int, "float": float, "str": str, "bool": bool}.get(m.group(1)) if m else None
+        if want is None:
+            return value
     if want is tuple:
         if not isinstance(value, (list, tuple)):
             raise GanasError(f"{name} must be a list, got {value!r}")
@@ -215,9 +252,21 @@ def load_study(path: str | Path, overrides: dict | None = None) -> StudyConfig:
     raw.setdefault("name", path.stem)
     for section, values in (overrides or {}).items():
         raw.setdefault(section, {}).update(values)
+    _unpaired_defaults(raw)
     study = _build(StudyConfig, raw, "")
     validate(study)
     return study
+
+
+def _unpaired_defaults(raw: dict) -> None:
+    """Unpaired data is distilled as GAN Compression does CycleGAN: its loss settings replace the pix2pix defaults
+    that the study leaves out."""
+    from .data import is_unpaired  # the dataset registry knows which datasets are unpaired
+
+    data, sup = raw.get("data"), raw.get("supernet")
+    dataset = data.get("dataset", DataConfig.dataset) if isinstance(data, dict) else DataConfig.dataset
+    if (sup is None or isinstance(sup, dict)) and isinstance(dataset, str) and is_unpaired(dataset):
+        raw["supernet"] = {**UNPAIRED_SUPERNET_DEFAULTS, **(sup or {})}
 
 
 def validate(s: StudyConfig) -> None:
@@ -238,3 +287,27 @@ def validate(s: StudyConfig) -> None:
         raise GanasError(f"search.workers = {s.search.workers} must be 0 (in-process) or more")
     if s.data.size < 28 or s.data.size % 4:
         raise GanasError(f"data.size = {s.data.size} must be a multiple of 4 of at least 28 (Fashion-MNIST is 28x28)")
+    _validate_folders_and_teacher(s)
+
+
+def _validate_folders_and_teacher(s: StudyConfig) -> None:
+    d, t = s.data, s.teacher
+    for name in ("input_nc", "output_nc"):
+        if getattr(d, name) not in (None, 1, 3):
+            raise GanasError(f"data.{name} = {getattr(d, name)} must be 1 (grayscale) or 3 (RGB)")
+    for name in ("load_size", "crop_size"):
+        if getattr(d, name) < 4:
+            raise GanasError(f"data.{name} = {getattr(d, name)} must be at least 4")
+    if d.preprocess in ("resize_and_crop", "scale_width_and_crop") and d.load_size < d.crop_size:
+        raise GanasError(f"data.load_size = {d.load_size} is smaller than data.crop_size = {d.crop_size}: images are "
+                         "resized to load_size and then cropped, so raise load_size or lower crop_size")
+    for name in ("ngf", "n_blocks", "num_downs"):
+        v = getattr(t, name)
+        if v is not None and v < (2 if name == "num_downs" else 1):
+            raise GanasError(f"teacher.{name} = {v} is too small: leave it out for the default")
+    for name in ("lambda_cycle", "lambda_identity"):
+        if getattr(t, name) < 0:
+            raise GanasError(f"teacher.{name} = {getattr(t, name)} must be 0 or more")
+    if t.pool_size < 0:
+        raise GanasError(f"teacher.pool_size = {t.pool_size} must be 0 (no pool) or more")
+

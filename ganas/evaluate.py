@@ -16,10 +16,16 @@ def generate(net, inputs: torch.Tensor, device, batch_size: int = 256) -> torch.
 
 
 class SubnetEvaluator:
-    """Built once per search worker: loads the supernet, the held-out search images and the classifier."""
+    """Built once per search worker: loads the supernet, the held-out search images and the judges.
+
+    Paired data: l1 to the targets. Unpaired data (GAN Compression's CycleGAN numbers): l1 to the teacher's
+    outputs, and the FIDs compare generated images with real target-domain images. Fashion-MNIST data adds the
+    domain classifier's metrics (domain_fid, accuracy against the class the output should have); ``fid`` in the
+    objectives adds pytorch-fid's Inception FID.
+    """
 
     def __init__(self, study: StudyConfig, split: str = "search"):
-        from .data import load_data
+        from .data import FASHION_MNIST, is_paired, load_data
         from .metrics import feature_stats, load_or_train_classifier
         from .train.supernet import load_supernet
 
@@ -28,15 +34,34 @@ class SubnetEvaluator:
         self.supernet = load_supernet(run_dir / "supernet.pt")[0].to(self.device).eval()
         data = getattr(load_data(study.data, study.seed), split)
         n = study.search.eval_images
-        self.inputs, self.targets, self.labels = data.inputs[:n], data.targets[:n], data.labels[:n]
-        self.classifier = load_or_train_classifier(Path(run_dir) / "classifier.pt", study.data, study.seed,
-                                                   self.device)
-        self.real_stats = feature_stats(self.classifier, self.targets.to(self.device))
+        self.inputs, self.reals, self.labels = data.inputs[:n], data.targets[:n], data.labels[:n]
+        if is_paired(data):
+            self.targets = self.reals
+        else:
+            from .train.teacher import load_teacher
+            teacher = load_teacher(run_dir / "teacher.pt")[0].to(self.device)
+            self.targets = generate(teacher, self.inputs, self.device)
+        self.classifier = self.real_stats = self.inception = None
+        if study.data.dataset in FASHION_MNIST:
+            self.classifier = load_or_train_classifier(Path(run_dir) / "classifier.pt", study.data, study.seed,
+                                                       self.device)
+            self.real_stats = feature_stats(self.classifier, self.reals.to(self.device))
+        if "fid" in study.search.objectives:
+            from .metrics.inception_fid import inception_stats, load_inception
+            self.inception = load_inception(self.device)
+            self.inception_real = inception_stats(self.inception, self.reals)
 
     def score_outputs(self, outputs: torch.Tensor) -> dict:
         from .metrics import score
-        return score(outputs.to(self.device), self.targets.to(self.device), self.labels.to(self.device),
-                     self.classifier, self.real_stats)
+        if self.classifier is not None:
+            out = score(outputs.to(self.device), self.targets.to(self.device), self.labels.to(self.device),
+                        self.classifier, self.real_stats)
+        else:
+            out = {"l1": float((outputs.cpu() - self.targets.cpu()).abs().mean())}
+        if self.inception is not None:
+            from .metrics.inception_fid import fid
+            out["fid"] = fid(self.inception, outputs, self.inception_real)
+        return out
 
     def evaluate(self, arch: dict) -> dict:
         self.supernet.set_arch(arch)

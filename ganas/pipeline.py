@@ -13,6 +13,7 @@ from .config import StudyConfig, parse_budget
 from .errors import GanasError
 from .io import write_json
 from .models import subnet_cost, teacher_cost
+from .models.families import resolve_teacher, supernet_kwargs, teacher_cost_kwargs
 from .space import SearchSpace, load_space
 
 
@@ -24,6 +25,7 @@ class Context:
     splits: object
     teacher_cost: dict
     budgets: dict
+    teacher_config: dict | None = None  # {"family", **constructor kwargs}: ganas.models.families.resolve_teacher
 
     @property
     def run_dir(self) -> Path:
@@ -31,8 +33,8 @@ class Context:
 
     def cost(self, arch) -> dict:
         h, w = self.splits.size
-        return subnet_cost(self.space.family, widths=arch, n_blocks=self.study.teacher.n_blocks, height=h, width=w,
-                           input_nc=self.splits.input_nc, output_nc=self.splits.output_nc)
+        return subnet_cost(self.space.family, widths=arch, **supernet_kwargs(self.space.family, self.teacher_config),
+                           height=h, width=w, input_nc=self.splits.input_nc, output_nc=self.splits.output_nc)
 
 
 def prepare(study: StudyConfig) -> Context:
@@ -43,13 +45,14 @@ def prepare(study: StudyConfig) -> Context:
     if space.family != study.supernet.family:
         raise GanasError(f"search space is for {space.family} but supernet.family is {study.supernet.family}: "
                          "make them agree")
+    check_objectives(study)
     splits = load_data(study.data, study.seed)
     h, w = splits.size
-    t = study.teacher
-    tcost = teacher_cost(t.family, ngf=t.ngf, n_blocks=t.n_blocks, height=h, width=w, input_nc=splits.input_nc,
-                         output_nc=splits.output_nc, norm=t.norm)
+    tconf = resolve_teacher(study.teacher, splits.input_nc, splits.output_nc, h, w, study.base_dir)
+    supernet_kwargs(space.family, tconf)  # a teacher the supernet cannot be distilled from stops here
+    tcost = teacher_cost(tconf["family"], **teacher_cost_kwargs(tconf), height=h, width=w)
     budgets = {k: parse_budget(v, tcost[k]) for k, v in study.search.budgets.items()}
-    ctx = Context(study, space, splits, tcost, budgets)
+    ctx = Context(study, space, splits, tcost, budgets, tconf)
     smallest = ctx.cost(space.smallest())
     for k, limit in budgets.items():
         if smallest[k] > limit:
@@ -61,9 +64,24 @@ def prepare(study: StudyConfig) -> Context:
     return ctx
 
 
+def check_objectives(study: StudyConfig) -> None:
+    """The domain classifier's metrics exist only for Fashion-MNIST images."""
+    from .data import FASHION_MNIST
+
+    domain = [o for o in study.search.objectives if o in ("domain_fid", "accuracy_error")]
+    if domain and study.data.dataset not in FASHION_MNIST:
+        raise GanasError(f"objective {domain[0]} needs the Fashion-MNIST domain classifier, which cannot judge "
+                         f"{study.data.dataset} images: use l1 or fid in search.objectives")
+
+
 def stage_classifier(ctx: Context, show_progress=True):
+    from .data import FASHION_MNIST
     from .metrics import load_or_train_classifier
-    return load_or_train_classifier(ctx.run_dir / "classifier.pt", ctx.study.data, ctx.study.seed)
+
+    if ctx.study.data.dataset not in FASHION_MNIST:
+        return None  # its metrics apply to Fashion-MNIST images only (check_objectives)
+    return load_or_train_classifier(ctx.run_dir / "classifier.pt", ctx.study.data, ctx.study.seed,
+                                    show_progress=show_progress)
 
 
 def stage_teacher(ctx: Context, show_progress=True):

@@ -139,6 +139,15 @@ def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
+def _describe_teacher(ctx) -> str:
+    cfg = ctx.teacher_config or {}
+    depth = (f"{cfg['n_blocks']} blocks" if "n_blocks" in cfg else f"{cfg['num_downs']} levels" if "num_downs" in cfg
+             else "")
+    source = " (imported)" if ctx.study.teacher.checkpoint else ""
+    return html.escape(" ".join(str(p) for p in (cfg.get("family", ""), f"ngf {cfg['ngf']}" if "ngf" in cfg else "",
+                                                 depth) if p) + source)
+
+
 def _html(ctx, df, front, tm, best, quality, images) -> str:
     s = ctx.study
     n_done = int((df.state == "COMPLETE").sum()) if len(df) else 0
@@ -160,8 +169,8 @@ table{{border-collapse:collapse;font-size:13px}}td,th{{padding:3px 9px;border-bo
 code{{background:#f3f3f3;padding:1px 4px}}</style></head><body>
 <h1>ganas report: {html.escape(s.name)}</h1>
 <p>{n_done} finished trials of {len(df)}; search space {html.escape(str(s.supernet.search_space))}
-({ctx.space.size:,} configs); budget: {budget or 'none'}. Teacher: {s.teacher.family} ngf {s.teacher.ngf},
-{s.teacher.n_blocks} blocks, {tm['macs'] / 1e6:.1f}M MACs, {quality} {tm.get(quality, float('nan')):.4g}.
+({ctx.space.size:,} configs); budget: {budget or 'none'}. Teacher: {_describe_teacher(ctx)},
+{tm['macs'] / 1e6:.1f}M MACs, {quality} {tm.get(quality, float('nan')):.4g}.
 Quality is measured on held-out training images, never the test set.</p>
 {chosen}
 <h2>Pareto front: {quality} vs MACs</h2>{_img(images['pareto.png'], 'Pareto front')}

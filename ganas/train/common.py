@@ -36,7 +36,13 @@ def load_network(path: Path, kind: str, build) -> tuple[nn.Module, dict]:
 
 
 def infinite_batches(data, batch_size: int, rng, device):
-    """Draw random batches with the loop's RNG (so resumed runs draw the same ones)."""
+    """Draw random batches with the loop's RNG (so resumed runs draw the same ones). Unpaired data draws its
+    targets on their own; data with an ``augment`` (ganas.data.preprocess.Augment) is cropped / flipped here."""
+    paired = getattr(data, "paired", True)
+    augment = getattr(data, "augment", None)
     while True:
         idx = rng.batch(len(data.inputs), batch_size)
-        yield data.inputs[idx].to(device), data.targets[idx].to(device)
+        x, y = data.inputs[idx], data.targets[idx if paired else rng.batch(len(data.targets), batch_size)]
+        if augment is not None:
+            x, y = augment(x, y, rng.torch)
+        yield x.to(device), y.to(device)

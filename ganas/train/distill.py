@@ -3,6 +3,10 @@
 loss_G = lambda_gan * GAN + lambda_recon * L1(student, target) + lambda_distill * sum_i MSE(adapter_i(s_i), t_i)
 where s_i / t_i are the student / teacher features at the trunk input and after each third of the blocks,
 and adapter_i is a 1x1 conv from the student's width to the teacher's.
+
+Paired data (pix2pix): the target is the real image and the discriminator is conditional (it sees the input
+beside the image). Unpaired data (CycleGAN), as GAN Compression does it: the target is the teacher's output and
+the discriminator is unconditional, judging the student's images against real target-domain ones.
 """
 from __future__ import annotations
 
@@ -27,21 +31,25 @@ def make_adapters(student_widths: list[int], teacher_widths: list[int]) -> nn.Mo
 class DistillStep:
     """One D step then one G step of the distillation objective, for whatever student is active."""
 
-    def __init__(self, student, teacher, D, adapters, opt_g, opt_d, cfg):
+    def __init__(self, student, teacher, D, adapters, opt_g, opt_d, cfg, paired: bool = True):
         self.student, self.teacher, self.D, self.adapters = student, teacher, D, adapters
-        self.opt_g, self.opt_d, self.cfg = opt_g, opt_d, cfg
+        self.opt_g, self.opt_d, self.cfg, self.paired = opt_g, opt_d, cfg, paired
+
+    def _judge(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.D(torch.cat([x, image], 1) if self.paired else image)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        """``y``: the targets of ``x`` (paired), or a batch of real target-domain images (unpaired)."""
         c = self.cfg
         with torch.no_grad():
-            _, t_feats = self.teacher(x, with_features=True)
+            t_out, t_feats = self.teacher(x, with_features=True)
         fake, s_feats = self.student(x, with_features=True)
-        loss_d = d_loss(c.gan_loss, self.D(torch.cat([x, y], 1)), self.D(torch.cat([x, fake.detach()], 1)))
+        loss_d = d_loss(c.gan_loss, self._judge(x, y), self._judge(x, fake.detach()))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        gan = g_loss(c.gan_loss, self.D(torch.cat([x, fake], 1)))
-        l1 = F.l1_loss(fake, y)
+        gan = g_loss(c.gan_loss, self._judge(x, fake))
+        l1 = F.l1_loss(fake, y if self.paired else t_out)
         distill = sum(F.mse_loss(a(s), t) for a, s, t in zip(self.adapters, s_feats, t_feats))
         loss_g = c.lambda_gan * gan + c.lambda_recon * l1 + c.lambda_distill * distill
         self.opt_g.zero_grad(set_to_none=True)

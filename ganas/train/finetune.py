@@ -16,6 +16,8 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     """Write ``finetuned.pt`` and ``finetune.json`` (test metrics before and after) into ``export_dir``."""
     from ..evaluate import SubnetEvaluator
     from ..export import load_exported
+    from ..data.unpaired import is_paired
+    from .supernet import discriminator_channels
     from .teacher import load_teacher
 
     study, run_dir = ctx.study, ctx.run_dir
@@ -32,13 +34,14 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     adapters = make_adapters([w.shape[1] for k, w in sup["adapters"].items() if k.endswith("weight")],
                              teacher.feature_widths)
     adapters.load_state_dict(sup["adapters"])
-    D = NLayerDiscriminator(ctx.splits.input_nc + ctx.splits.output_nc, s.ndf)
+    D = NLayerDiscriminator(discriminator_channels(ctx.splits), s.ndf)
     D.load_state_dict(sup["discriminator"])
     adapters, D = adapters.to(dev), D.to(dev)
     opt_g = adam(itertools.chain(student.parameters(), adapters.parameters()), f.lr)
     opt_d = adam(D.parameters(), f.lr)
     batches = infinite_batches(ctx.splits.train, f.batch_size, rng, dev)
-    step_once = DistillStep(student, teacher, D, adapters, opt_g, opt_d, replace(s, lr=f.lr))
+    step_once = DistillStep(student, teacher, D, adapters, opt_g, opt_d, replace(s, lr=f.lr),
+                            paired=is_paired(ctx.splits))
 
     evaluator = SubnetEvaluator(study, split="test")
     before = evaluator.evaluate_net(student)

@@ -10,18 +10,27 @@ from pathlib import Path
 import itertools
 
 from ..config import StudyConfig
+from ..data.unpaired import is_paired
 from ..errors import GanasError
 from ..io import device as default_device, load_checkpoint
 from ..models import NLayerDiscriminator, create_supernet
+from ..models.families import supernet_kwargs
 from ..space import SearchSpace
 from .common import adam, infinite_batches, load_network, save_network
 from .distill import DistillStep, make_adapters
 from .loop import Rng, train
 
 
-def supernet_config(study: StudyConfig, space: SearchSpace, input_nc: int, output_nc: int) -> dict:
-    return dict(widths=space.largest().to_dict(), n_blocks=study.teacher.n_blocks, input_nc=input_nc,
+def supernet_config(space: SearchSpace, input_nc: int, output_nc: int, teacher: dict) -> dict:
+    """The supernet's constructor kwargs; ``teacher`` = {"family", **its config} (what follows from it, e.g. the
+    block count, comes from ganas.models.families.supernet_kwargs)."""
+    return dict(widths=space.largest().to_dict(), **supernet_kwargs(space.family, teacher), input_nc=input_nc,
                 output_nc=output_nc)
+
+
+def discriminator_channels(splits) -> int:
+    """Conditional (input beside image) for paired data; unconditional (the image) for unpaired data."""
+    return splits.input_nc + splits.output_nc if is_paired(splits) else splits.output_nc
 
 
 def load_supernet(path: Path, expect: dict | None = None):
@@ -36,7 +45,9 @@ def train_supernet(study: StudyConfig, splits, teacher, space: SearchSpace, run_
                    show_progress: bool = True):
     """Return the trained supernet; ``run_dir/supernet.pt`` is the stage's output."""
     out = run_dir / "supernet.pt"
-    cfg = supernet_config(study, space, splits.input_nc, splits.output_nc)
+    teacher_ckpt = load_checkpoint(run_dir / "teacher.pt", "teacher")
+    cfg = supernet_config(space, splits.input_nc, splits.output_nc,
+                          {"family": teacher_ckpt["family"], **teacher_ckpt["config"]})
     if out.exists():
         return load_supernet(out, cfg)[0]
     s, dev = study.supernet, default_device()
@@ -46,14 +57,13 @@ def train_supernet(study: StudyConfig, splits, teacher, space: SearchSpace, run_
     for p in teacher.parameters():
         p.requires_grad_(False)
     adapters = make_adapters(G.feature_widths, teacher.feature_widths).to(dev)
-    D = NLayerDiscriminator(splits.input_nc + splits.output_nc, s.ndf).to(dev)
-    teacher_ckpt = load_checkpoint(run_dir / "teacher.pt", "teacher")
+    D = NLayerDiscriminator(discriminator_channels(splits), s.ndf).to(dev)
     if s.ndf == study.teacher.ndf and "discriminator" in teacher_ckpt:
         D.load_state_dict(teacher_ckpt["discriminator"])  # GAN Compression starts from the teacher's D
     opt_g = adam(itertools.chain(G.parameters(), adapters.parameters()), s.lr)
     opt_d = adam(D.parameters(), s.lr)
     batches = infinite_batches(splits.train, s.batch_size, rng, dev)
-    step_once = DistillStep(G, teacher, D, adapters, opt_g, opt_d, s)
+    step_once = DistillStep(G, teacher, D, adapters, opt_g, opt_d, s, paired=is_paired(splits))
 
     def step(_: int) -> dict:
         G.set_arch(space.sample(rng.py))

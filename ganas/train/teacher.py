@@ -1,4 +1,5 @@
-"""Stage `teacher`: train a pix2pix ResNet generator (L1 + conditional PatchGAN), or import one."""
+"""Stage `teacher`: import a pytorch-CycleGAN-and-pix2pix generator, or train one: pix2pix (L1 + conditional
+PatchGAN) on paired data, CycleGAN (ganas.train.cyclegan) on unpaired data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,18 +8,21 @@ import torch
 import torch.nn.functional as F
 
 from ..config import StudyConfig
+from ..data.unpaired import is_paired
 from ..errors import GanasError
 from ..io import device as default_device
-from ..models import NLayerDiscriminator, create_teacher
+from ..models import NLayerDiscriminator, create_teacher, import_teacher
+from ..models.families import given_arch, resolve_teacher, teacher_kwargs
 from .common import adam, infinite_batches, load_network, save_network
 from .losses import d_loss, g_loss
 from .loop import Rng, train
 
 
-def teacher_config(study: StudyConfig, input_nc: int, output_nc: int) -> dict:
-    t = study.teacher
-    return dict(input_nc=input_nc, output_nc=output_nc, ngf=t.ngf, n_blocks=t.n_blocks, norm=t.norm,
-                dropout=t.dropout)
+def teacher_config(study: StudyConfig, splits) -> tuple[str, dict]:
+    """(family, constructor kwargs) of the teacher the study asks for (ganas.models.families.resolve_teacher)."""
+    h, w = splits.size
+    resolved = resolve_teacher(study.teacher, splits.input_nc, splits.output_nc, h, w, study.base_dir)
+    return resolved["family"], teacher_kwargs(resolved)
 
 
 def load_teacher(path: Path, expect: dict | None = None):
@@ -33,14 +37,21 @@ def load_teacher(path: Path, expect: dict | None = None):
 def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool = True):
     """Return the trained teacher (eval mode, on CPU); ``run_dir/teacher.pt`` is the stage's output."""
     out = run_dir / "teacher.pt"
-    cfg = teacher_config(study, splits.input_nc, splits.output_nc)
+    family, cfg = teacher_config(study, splits)
     if out.exists():
         return load_teacher(out, cfg)[0]
-    if study.teacher.checkpoint:
-        raise GanasError("teacher.checkpoint import is not supported yet: remove it to train a teacher")
     t, dev = study.teacher, default_device()
+    if t.checkpoint:
+        path = study.resolve(t.checkpoint)
+        G = import_teacher(path, given_arch(t))[0]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_network(out, "teacher", family, cfg, G, imported_from=str(path))
+        return G.eval()
+    if not is_paired(splits):
+        from .cyclegan import train_cyclegan_teacher
+        return train_cyclegan_teacher(study, splits, family, cfg, run_dir, show_progress)
     rng = Rng(study.seed)
-    G = create_teacher(t.family, **cfg).to(dev)
+    G = create_teacher(family, **cfg).to(dev)
     D = NLayerDiscriminator(splits.input_nc + splits.output_nc, t.ndf).to(dev)
     opt_g, opt_d = adam(G.parameters(), t.lr), adam(D.parameters(), t.lr)
     batches = infinite_batches(splits.train, t.batch_size, rng, dev)
@@ -62,6 +73,6 @@ def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool
 
     train("teacher", run_dir, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, step, t.steps, rng,
           show_progress=show_progress)
-    save_network(out, "teacher", t.family, cfg, G,
+    save_network(out, "teacher", family, cfg, G,
                  discriminator={k: v.cpu() for k, v in D.state_dict().items()})
     return G.cpu().eval()
