@@ -23,6 +23,10 @@ class Arch(Mapping[str, int]):
     def __setattr__(self, *_):
         raise AttributeError("Arch is immutable")
 
+    def __reduce__(self):
+        # pickle and copy.deepcopy would restore the slot with setattr, which immutability refuses.
+        return Arch, (dict(self._items),)
+
     def __getitem__(self, key: str) -> int:
         for k, v in self._items:
             if k == key:

@@ -32,7 +32,13 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument("--resume", action="store_true",
                             help="continue the study in the run folder (the default whenever one exists)")
         if name in ("export", "finetune"):
-            sp.add_argument("--trial", type=int, help="trial number (default: best quality within the budgets)")
+            pick = sp.add_mutually_exclusive_group()
+            pick.add_argument("--trial", type=int, help="trial number (default: best quality within the budgets)")
+            pick.add_argument("--max-macs", metavar="X",
+                              help="the best quality with at most X MACs: a number, '2.5G', '300M' or '12.5%%' of "
+                                   "the teacher")
+            if name == "export":
+                pick.add_argument("--pareto", action="store_true", help="every subnet on the Pareto front")
     return p
 
 
@@ -82,9 +88,13 @@ def _dispatch(args) -> int:
     elif args.command == "report":
         print(f"report: {pipeline.stage_report(ctx, show)}")
     elif args.command == "export":
-        print(f"exported: {pipeline.stage_export(ctx, show, args.trial)}")
+        if args.pareto:
+            folders = pipeline.stage_export_pareto(ctx, show)
+            print(f"exported {len(folders)} Pareto subnets: {', '.join(str(f) for f in folders)}")
+        else:
+            print(f"exported: {pipeline.stage_export(ctx, show, args.trial, args.max_macs)}")
     elif args.command == "finetune":
-        print(f"fine-tuned: {pipeline.stage_finetune(ctx, show, args.trial)}")
+        print(f"fine-tuned: {pipeline.stage_finetune(ctx, show, args.trial, args.max_macs)}")
     return 0
 
 

@@ -38,6 +38,10 @@ def write_text(path: Path, text: str) -> Path:
     return _atomic(path, lambda f: f.write(text.encode()))
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    return _atomic(path, lambda f: f.write(data))
+
+
 def write_json(path: Path, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 

@@ -112,17 +112,26 @@ def stage_search(ctx: Context, show_progress=True, **overrides):
 
 def stage_report(ctx: Context, show_progress=True):
     from .report import write_report
-    return write_report(ctx)
+    return write_report(ctx, show_progress)
 
 
-def stage_export(ctx: Context, show_progress=True, trial: int | None = None):
+def stage_export(ctx: Context, show_progress=True, trial: int | None = None, max_macs=None):
+    """Export one subnet: ``trial``, else the best within ``max_macs``, else the study's export.trial, else
+    the best within the budgets."""
     from .export import export_subnet
-    return export_subnet(ctx, trial if trial is not None else ctx.study.export.trial)
+    if trial is None and max_macs is None:
+        trial = ctx.study.export.trial
+    return export_subnet(ctx, trial, max_macs)
 
 
-def stage_finetune(ctx: Context, show_progress=True, trial: int | None = None):
+def stage_export_pareto(ctx: Context, show_progress=True):
+    from .export import export_pareto
+    return export_pareto(ctx)
+
+
+def stage_finetune(ctx: Context, show_progress=True, trial: int | None = None, max_macs=None):
     from .train.finetune import finetune
-    export_dir = stage_export(ctx, show_progress, trial)
+    export_dir = stage_export(ctx, show_progress, trial, max_macs)
     return finetune(ctx, export_dir, show_progress)
 
 

@@ -1,19 +1,31 @@
-"""Stage `finetune`: train an exported subnet further with the supernet's distillation losses."""
+"""Stage `finetune`: train an exported subnet further with the supernet's distillation losses.
+
+Resumable (the training loop's state lives in the export folder); the result is a complete export of its
+own in ``<export>/finetuned/`` (every format, checked against the fine-tuned network), and ``finetune.json``
+holds the test-set metrics before and after.
+"""
 from __future__ import annotations
 
 import itertools
+import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
-from ..io import device as default_device, load_checkpoint, save_checkpoint, write_json
+import torch
+
+from ..io import device as default_device, load_checkpoint, write_json
 from ..models import NLayerDiscriminator
 from .common import adam, infinite_batches
 from .distill import DistillStep, make_adapters
 from .loop import Rng, train
 
+CHECK_IMAGES = 16
+
 
 def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
-    """Write ``finetuned.pt`` and ``finetune.json`` (test metrics before and after) into ``export_dir``."""
+    """Write ``finetuned/`` (an export of the fine-tuned subnet) and ``finetune.json`` (test metrics before
+    and after) into ``export_dir``; return ``export_dir``."""
     from ..evaluate import SubnetEvaluator
     from ..export import load_exported
     from ..data.unpaired import is_paired
@@ -22,6 +34,7 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
 
     study, run_dir = ctx.study, ctx.run_dir
     if (export_dir / "finetune.json").exists():
+        print_finetune(export_dir)
         return export_dir
     f, s, dev = study.finetune, study.supernet, default_device()
     rng = Rng(study.seed + 2)
@@ -48,8 +61,39 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     train("finetune", export_dir, {"G": student, "D": D, "adapters": adapters}, {"G": opt_g, "D": opt_d},
           lambda _: step_once(*next(batches)), f.steps, rng, show_progress=show_progress)
     after = evaluator.evaluate_net(student)
-    save_checkpoint({k: v.detach().cpu() for k, v in student.state_dict().items()}, export_dir / "finetuned.pt")
-    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "before": before, "after": after})
-    q = study.search.objectives[0]
-    print(f"fine-tuned {f.steps} steps: test {q} {before.get(q, float('nan')):.4g} -> {after.get(q, float('nan')):.4g}")
+    write_finetuned(export_dir, student.cpu().eval(), ctx.splits.search.inputs[:CHECK_IMAGES])
+    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "images": len(evaluator.inputs),
+                                              "before": before, "after": after, "export": "finetuned"})
+    print_finetune(export_dir)
     return export_dir
+
+
+@torch.no_grad()
+def write_finetuned(export_dir: Path, net, inputs) -> Path:
+    """Export the fine-tuned network beside the original, in every format, each checked against it."""
+    from ..export import read_export, write_export
+
+    meta = {k: v for k, v in read_export(export_dir).items()
+            if k not in ("formats", "config", "checked_against", "checked_on", "tolerance", "input_shape")}
+    meta["finetuned_from"] = str(export_dir)
+    print(f"exporting the fine-tuned trial {meta.get('trial')}:")
+    return write_export(export_dir / "finetuned", net, meta["family"], inputs, net(inputs), meta,
+                        against="the fine-tuned network")
+
+
+def print_finetune(export_dir: Path) -> None:
+    """Before and after, one metric per line, with which way each one is better."""
+    from ..metrics import METRICS
+
+    info = json.loads((export_dir / "finetune.json").read_text())
+    before, after = info["before"], info["after"]
+    print(f"fine-tuned {export_dir.name} for {info['steps']} steps; {info['split']}-set metrics "
+          f"({info.get('images', '?')} images), before -> after:")
+    for k in before:
+        b, a = before[k], after.get(k, math.nan)
+        way = METRICS.get(k)
+        verdict = ("" if way is None or math.isnan(a - b) else "unchanged" if a == b
+                   else "better" if (a < b) == (way == "min") else "worse")
+        way = {"min": "lower is better", "max": "higher is better"}.get(way, "")
+        print(f"  {k:<16} {b:>10.4g} -> {a:<10.4g} {verdict:<9} {way}")
+    print(f"  fine-tuned export: {export_dir / 'finetuned'} (load_exported, model.torchscript.pt, model.onnx)")
