@@ -28,6 +28,8 @@ class DataConfig:
                                       # unpaired); never trained on
     limit_train: Optional[int] = None  # keep only this many training images (tests, quick runs)
     limit_test: Optional[int] = None
+    n_images: Optional[int] = None    # unconditional datasets: the GAN trains on only this many images (low-data
+                                      # studies); unlike limit_train, the domain classifier still trains on all
     # The folder layouts' preprocessing: pytorch-CycleGAN-and-pix2pix's options, same names and meanings.
     direction: str = "AtoB"           # AtoB | BtoA: which side (aligned) or folder (unaligned) is the input
     input_nc: Optional[int] = None    # 1 (grayscale) or 3 (RGB) channels of the generator's input [3]
@@ -82,6 +84,36 @@ class SupernetConfig:
     lambda_gan: float = 1.0
     gan_loss: str = "hinge"
     ndf: int = 32
+    # mode anycost (unconditional families; see ganas/train/anycost.py):
+    channel_sampling: str = "uniform"  # uniform: one ratio for every layer per step; per_layer: each its own
+    sampled_resolutions: int = 2      # exits the GAN loss trains per step (Anycost GAN samples 2)
+    lambda_consistency: float = 2.0   # x (MSE + perceptual) between each exit and the teacher's output resized
+    perceptual: str = "lpips"         # lpips: LPIPS(VGG), needs vgg16-397923af.pth in $TORCH_HOME/hub/checkpoints;
+                                      # domain: the domain classifier's features (offline); none: MSE only
+    conditioned_d: bool = True        # modulate the discriminator's last blocks by the sampled architecture
+    sort_channels: bool = True        # order channels by importance before training (needs a trained teacher)
+
+
+@dataclass(frozen=True)
+class DiffAugConfig:
+    """DiffAugment for every adversarial stage trained here (supernet, any mode; the unconditional teacher).
+    In a study file, ``diffaug: color,translation,cutout`` is short for ``diffaug: {policy: ...}``."""
+    policy: str = ""                  # comma-separated subset of color, translation, cutout; empty = off
+    adaptive: bool = False            # StyleGAN2-ADA-like: probability p from E[sign(D(real))] vs target
+    target: float = 0.6
+    speed: float = 4000.0             # images over which the adaptive p can move from 0 to 1
+    interval: int = 4                 # steps between updates of p
+
+
+@dataclass(frozen=True)
+class DiffAugConfig:
+    """DiffAugment for every adversarial stage trained here (supernet, any mode; the unconditional teacher).
+    In a study file, ``diffaug: color,translation,cutout`` is short for ``diffaug: {policy: ...}``."""
+    policy: str = ""                  # comma-separated subset of color, translation, cutout; empty = off
+    adaptive: bool = False            # StyleGAN2-ADA-like: probability p from E[sign(D(real))] vs target
+    target: float = 0.6
+    speed: float = 4000.0             # images over which the adaptive p can move from 0 to 1
+    interval: int = 4                 # steps between updates of p
 
 
 @dataclass(frozen=True)
@@ -122,6 +154,7 @@ class StudyConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    diffaug: DiffAugConfig = field(default_factory=DiffAugConfig)
     base_dir: str = "."               # folder relative paths are resolved against (set by the loader)
 
     @property
@@ -146,7 +179,9 @@ CHOICES = {
     ("data", "preprocess"): ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     ("teacher", "gan_loss"): ("lsgan", "hinge", "vanilla"),
     ("supernet", "gan_loss"): ("lsgan", "hinge", "vanilla"),
-    ("supernet", "mode"): ("distill",),
+    ("supernet", "mode"): ("distill", "anycost"),
+    ("supernet", "channel_sampling"): ("uniform", "per_layer"),
+    ("supernet", "perceptual"): ("lpips", "domain", "none"),
     ("search", "sampler"): ("tpe", "nsga2", "random", "gp", "grid"),
 }
 # fid: pytorch-fid's Inception FID (its weights must be in the torch hub cache; ganas.metrics.inception_fid)
@@ -186,6 +221,8 @@ def _build(cls, raw: Any, where: str):
     for name, value in raw.items():
         f = known[name]
         sub = _SECTIONS.get(name) if cls is StudyConfig else None
+        if sub is DiffAugConfig and isinstance(value, (str, list)):  # the short form: just the policy
+            value = {"policy": value if isinstance(value, str) else ",".join(map(str, value))}
         if sub is not None:
             kwargs[name] = _build(sub, value, name)
             continue
@@ -228,7 +265,7 @@ def _check_type(value, f, name):
 
 
 _SECTIONS = {"data": DataConfig, "teacher": TeacherConfig, "supernet": SupernetConfig, "search": SearchConfig,
-             "export": ExportConfig, "finetune": FinetuneConfig}
+             "export": ExportConfig, "finetune": FinetuneConfig, "diffaug": DiffAugConfig}
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> StudyConfig:
@@ -285,6 +322,16 @@ def validate(s: StudyConfig) -> None:
             raise GanasError(f"{sec}.{name} = {v} must be positive")
     if s.search.workers < 0:
         raise GanasError(f"search.workers = {s.search.workers} must be 0 (in-process) or more")
+    from .train.diffaug import parse_policy
+    parse_policy(s.diffaug.policy)
+    if not 0 < s.diffaug.target < 1 or s.diffaug.speed <= 0 or s.diffaug.interval < 1:
+        raise GanasError(f"diffaug target = {s.diffaug.target} must be in (0, 1), speed = {s.diffaug.speed} and "
+                         f"interval = {s.diffaug.interval} positive")
+    if s.supernet.sampled_resolutions < 1 or s.supernet.lambda_consistency < 0:
+        raise GanasError(f"supernet.sampled_resolutions = {s.supernet.sampled_resolutions} must be >= 1 and "
+                         f"supernet.lambda_consistency = {s.supernet.lambda_consistency} >= 0")
+    if s.data.n_images is not None and s.data.n_images < 2:
+        raise GanasError(f"data.n_images = {s.data.n_images} must be at least 2, or left out for all images")
     if s.data.size < 28 or s.data.size % 4:
         raise GanasError(f"data.size = {s.data.size} must be a multiple of 4 of at least 28 (Fashion-MNIST is 28x28)")
     _validate_folders_and_teacher(s)

@@ -25,7 +25,7 @@ class SubnetEvaluator:
     """
 
     def __init__(self, study: StudyConfig, split: str = "search"):
-        from .data import FASHION_MNIST, is_paired, load_data
+        from .data import FASHION_MNIST, is_paired, is_unconditional, load_data
         from .metrics import feature_stats, load_or_train_classifier
         from .train.supernet import load_supernet
 
@@ -35,6 +35,8 @@ class SubnetEvaluator:
         data = getattr(load_data(study.data, study.seed), split)
         n = study.search.eval_images
         self.inputs, self.reals, self.labels = data.inputs[:n], data.targets[:n], data.labels[:n]
+        self.unconditional = is_unconditional(data)  # noise -> image: inputs are fixed latents
+        self.classes = study.data.classes
         if is_paired(data):
             self.targets = self.reals
         else:
@@ -53,7 +55,12 @@ class SubnetEvaluator:
 
     def score_outputs(self, outputs: torch.Tensor) -> dict:
         from .metrics import score
-        if self.classifier is not None:
+        if self.unconditional:
+            from .metrics.unconditional import score_samples, to_side
+            outputs = to_side(outputs, self.reals.shape[-1])
+            out = score_samples(outputs.to(self.device), self.classifier, self.real_stats, self.classes,
+                                to_side(self.targets, self.reals.shape[-1]))
+        elif self.classifier is not None:
             out = score(outputs.to(self.device), self.targets.to(self.device), self.labels.to(self.device),
                         self.classifier, self.real_stats)
         else:

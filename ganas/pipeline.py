@@ -13,7 +13,7 @@ from .config import StudyConfig, parse_budget
 from .errors import GanasError
 from .io import write_json
 from .models import subnet_cost, teacher_cost
-from .models.families import resolve_teacher, supernet_kwargs, teacher_cost_kwargs
+from .models.families import supernet_kwargs, teacher_cost_kwargs
 from .space import SearchSpace, load_space
 
 
@@ -48,7 +48,8 @@ def prepare(study: StudyConfig) -> Context:
     check_objectives(study)
     splits = load_data(study.data, study.seed)
     h, w = splits.size
-    tconf = resolve_teacher(study.teacher, splits.input_nc, splits.output_nc, h, w, study.base_dir)
+    from .train.teacher import study_teacher
+    tconf = study_teacher(study, splits, study.run_path)
     supernet_kwargs(space.family, tconf)  # a teacher the supernet cannot be distilled from stops here
     tcost = teacher_cost(tconf["family"], **teacher_cost_kwargs(tconf), height=h, width=w)
     budgets = {k: parse_budget(v, tcost[k]) for k, v in study.search.budgets.items()}

@@ -111,3 +111,22 @@ def test_resnet_checkpoint_with_dropout_imports_under_a_training_default_study(t
     with pytest.raises(GanasError, match="ngf=6"):
         resolve_teacher(TeacherConfig(checkpoint=str(tmp_path / "g.pth"), ngf=64), 1, 1, 32, 32)
 
+
+
+def test_imported_teacher_outlives_its_file_and_a_changed_source_is_refused(tmp_path):
+    from ganas.train.teacher import study_teacher
+
+    g = ResnetGenerator(1, 1, ngf=4, n_blocks=2).eval()
+    torch.save(g.state_dict(), tmp_path / "g.pth")
+    study = StudyConfig(name="t", teacher=TeacherConfig(checkpoint=str(tmp_path / "g.pth")))
+    splits = fake_splits()
+    train_teacher(study, splits, tmp_path / "run", show_progress=False)
+    (tmp_path / "g.pth").rename(tmp_path / "moved.pth")  # the original may go once imported
+    assert study_teacher(study, splits, tmp_path / "run")["n_blocks"] == 2
+    train_teacher(study, splits, tmp_path / "run", show_progress=False)
+    other = StudyConfig(name="t", teacher=TeacherConfig(checkpoint=str(tmp_path / "moved.pth")))
+    with pytest.raises(GanasError, match="was imported from .*g.pth but the study imports .*moved.pth"):
+        train_teacher(other, splits, tmp_path / "run", show_progress=False)
+    trains = StudyConfig(name="t", teacher=TeacherConfig(ngf=4, n_blocks=2, norm="instance"))
+    with pytest.raises(GanasError, match="but the study trains its teacher"):
+        train_teacher(trains, splits, tmp_path / "run", show_progress=False)

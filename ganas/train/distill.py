@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import GanasError
 from ..nn import DynamicConv2d
+from .diffaug import DiffAugment, score_centre
 from .losses import d_loss, g_loss
 
 
@@ -31,12 +32,17 @@ def make_adapters(student_widths: list[int], teacher_widths: list[int]) -> nn.Mo
 class DistillStep:
     """One D step then one G step of the distillation objective, for whatever student is active."""
 
-    def __init__(self, student, teacher, D, adapters, opt_g, opt_d, cfg, paired: bool = True):
+    def __init__(self, student, teacher, D, adapters, opt_g, opt_d, cfg, paired: bool = True,
+                 augment: DiffAugment | None = None):
         self.student, self.teacher, self.D, self.adapters = student, teacher, D, adapters
         self.opt_g, self.opt_d, self.cfg, self.paired = opt_g, opt_d, cfg, paired
+        self.augment = augment if augment is not None else DiffAugment()  # DiffAugment; none by default
 
     def _judge(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.D(torch.cat([x, image], 1) if self.paired else image)
+        if self.paired:  # the input beside the image gets the same transform, so the pair stays aligned
+            x, image = self.augment(x, image)
+            return self.D(torch.cat([x, image], 1))
+        return self.D(self.augment(image))
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """``y``: the targets of ``x`` (paired), or a batch of real target-domain images (unpaired)."""
@@ -44,10 +50,12 @@ class DistillStep:
         with torch.no_grad():
             t_out, t_feats = self.teacher(x, with_features=True)
         fake, s_feats = self.student(x, with_features=True)
-        loss_d = d_loss(c.gan_loss, self._judge(x, y), self._judge(x, fake.detach()))
+        real_scores = self._judge(x, y)
+        loss_d = d_loss(c.gan_loss, real_scores, self._judge(x, fake.detach()))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        self.augment.observe(real_scores, score_centre(c.gan_loss))
         gan = g_loss(c.gan_loss, self._judge(x, fake))
         l1 = F.l1_loss(fake, y if self.paired else t_out)
         distill = sum(F.mse_loss(a(s), t) for a, s, t in zip(self.adapters, s_feats, t_feats))
@@ -55,4 +63,5 @@ class DistillStep:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        return {"d": loss_d.item(), "g_gan": gan.item(), "l1": l1.item(), "distill": distill.item()}
+        logs = {"d": loss_d.item(), "g_gan": gan.item(), "l1": l1.item(), "distill": distill.item()}
+        return {**logs, "aug_p": float(self.augment.p)} if self.augment.adaptive else logs

@@ -17,6 +17,7 @@ from ..models import NLayerDiscriminator, create_supernet
 from ..models.families import supernet_kwargs
 from ..space import SearchSpace
 from .common import adam, infinite_batches, load_network, save_network
+from .diffaug import make_augment
 from .distill import DistillStep, make_adapters
 from .loop import Rng, train
 
@@ -43,7 +44,11 @@ def load_supernet(path: Path, expect: dict | None = None):
 
 def train_supernet(study: StudyConfig, splits, teacher, space: SearchSpace, run_dir: Path,
                    show_progress: bool = True):
-    """Return the trained supernet; ``run_dir/supernet.pt`` is the stage's output."""
+    """Return the trained supernet; ``run_dir/supernet.pt`` is the stage's output. ``supernet.mode`` picks the
+    objective: distill (GAN Compression, below) or anycost (ganas.train.anycost)."""
+    if study.supernet.mode == "anycost":
+        from .anycost import train_anycost
+        return train_anycost(study, splits, teacher, space, run_dir, show_progress)
     out = run_dir / "supernet.pt"
     teacher_ckpt = load_checkpoint(run_dir / "teacher.pt", "teacher")
     cfg = supernet_config(space, splits.input_nc, splits.output_nc,
@@ -63,15 +68,16 @@ def train_supernet(study: StudyConfig, splits, teacher, space: SearchSpace, run_
     opt_g = adam(itertools.chain(G.parameters(), adapters.parameters()), s.lr)
     opt_d = adam(D.parameters(), s.lr)
     batches = infinite_batches(splits.train, s.batch_size, rng, dev)
-    step_once = DistillStep(G, teacher, D, adapters, opt_g, opt_d, s, paired=is_paired(splits))
+    augment = make_augment(study.diffaug, rng.torch).to(dev)
+    step_once = DistillStep(G, teacher, D, adapters, opt_g, opt_d, s, paired=is_paired(splits), augment=augment)
 
     def step(_: int) -> dict:
         G.set_arch(space.sample(rng.py))
         x, y = next(batches)
         return step_once(x, y)
 
-    train("supernet", run_dir, {"G": G, "D": D, "adapters": adapters}, {"G": opt_g, "D": opt_d}, step, s.steps,
-          rng, show_progress=show_progress)
+    train("supernet", run_dir, {"G": G, "D": D, "adapters": adapters, "augment": augment}, {"G": opt_g, "D": opt_d},
+          step, s.steps, rng, show_progress=show_progress)
     G.set_arch(space.largest())
     save_network(out, "supernet", s.family, cfg, G,
                  adapters={k: v.cpu() for k, v in adapters.state_dict().items()},

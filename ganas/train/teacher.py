@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..config import StudyConfig
 from ..data.unpaired import is_paired
 from ..errors import GanasError
-from ..io import device as default_device
+from ..io import device as default_device, load_checkpoint
 from ..models import NLayerDiscriminator, create_teacher, import_teacher
 from ..models.families import given_arch, resolve_teacher, teacher_kwargs
 from .common import adam, infinite_batches, load_network, save_network
@@ -18,11 +18,34 @@ from .losses import d_loss, g_loss
 from .loop import Rng, train
 
 
-def teacher_config(study: StudyConfig, splits) -> tuple[str, dict]:
-    """(family, constructor kwargs) of the teacher the study asks for (ganas.models.families.resolve_teacher)."""
+def study_teacher(study: StudyConfig, splits, run_dir: Path | None = None) -> dict:
+    """{"family", **constructor kwargs} of the teacher the study asks for (ganas.models.families.resolve_teacher).
+    A teacher already imported into ``run_dir/teacher.pt`` from the study's checkpoint answers for it, so the
+    original file is read once and need not stay."""
+    t = study.teacher
+    out = run_dir / "teacher.pt" if run_dir is not None else None
+    if t.checkpoint and out is not None and out.exists():
+        ckpt = load_checkpoint(out, "teacher")
+        if isinstance(ckpt, dict) and ckpt.get("imported_from") == str(study.resolve(t.checkpoint)):
+            return {"family": ckpt["family"], **ckpt["config"]}
     h, w = splits.size
-    resolved = resolve_teacher(study.teacher, splits.input_nc, splits.output_nc, h, w, study.base_dir)
+    return resolve_teacher(t, splits.input_nc, splits.output_nc, h, w, study.base_dir)
+
+
+def teacher_config(study: StudyConfig, splits, run_dir: Path | None = None) -> tuple[str, dict]:
+    """(family, constructor kwargs) of ``study_teacher``."""
+    resolved = study_teacher(study, splits, run_dir)
     return resolved["family"], teacher_kwargs(resolved)
+
+
+def _same_source(study: StudyConfig, ckpt: dict, path: Path) -> None:
+    """A teacher.pt imported from another file, or imported where the study trains one, is not this study's."""
+    source = str(study.resolve(study.teacher.checkpoint)) if study.teacher.checkpoint else None
+    if ckpt.get("imported_from") != source:
+        was = f"imported from {ckpt['imported_from']}" if ckpt.get("imported_from") else "trained by ganas"
+        now = f"imports {source}" if source else "trains its teacher"
+        raise GanasError(f"{path} was {was} but the study {now}: delete it (and the later stages' files) to redo "
+                         "the teacher, or restore teacher.checkpoint")
 
 
 def load_teacher(path: Path, expect: dict | None = None):
@@ -37,9 +60,11 @@ def load_teacher(path: Path, expect: dict | None = None):
 def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool = True):
     """Return the trained teacher (eval mode, on CPU); ``run_dir/teacher.pt`` is the stage's output."""
     out = run_dir / "teacher.pt"
-    family, cfg = teacher_config(study, splits)
+    family, cfg = teacher_config(study, splits, run_dir)
     if out.exists():
-        return load_teacher(out, cfg)[0]
+        net, ckpt = load_teacher(out, cfg)
+        _same_source(study, ckpt, out)
+        return net
     t, dev = study.teacher, default_device()
     if t.checkpoint:
         path = study.resolve(t.checkpoint)
