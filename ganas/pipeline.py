@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import StudyConfig, parse_budget
 from .errors import GanasError
 from .io import write_json
-from .models import subnet_cost, teacher_cost
+from .models import UNCONDITIONAL, subnet_cost, teacher_cost
 from .models.families import supernet_kwargs, teacher_cost_kwargs
 from .space import SearchSpace, load_space
 
@@ -48,8 +48,11 @@ def prepare(study: StudyConfig) -> Context:
     check_objectives(study)
     splits = load_data(study.data, study.seed)
     h, w = splits.size
+    from .train.unconditional import check_mode, unconditional_teacher
+    check_mode(study, space, splits)
     from .train.teacher import study_teacher
-    tconf = study_teacher(study, splits, study.run_path)
+    tconf = (unconditional_teacher(study, space, splits) if space.family in UNCONDITIONAL else  # its full network
+             study_teacher(study, splits, study.run_path))
     supernet_kwargs(space.family, tconf)  # a teacher the supernet cannot be distilled from stops here
     tcost = teacher_cost(tconf["family"], **teacher_cost_kwargs(tconf), height=h, width=w)
     budgets = {k: parse_budget(v, tcost[k]) for k, v in study.search.budgets.items()}
@@ -87,6 +90,9 @@ def stage_classifier(ctx: Context, show_progress=True):
 
 def stage_teacher(ctx: Context, show_progress=True):
     from .train.teacher import train_teacher
+    if ctx.space.family in UNCONDITIONAL:
+        from .train.unconditional import train_full_generator
+        return train_full_generator(ctx.study, ctx.splits, ctx.space, ctx.run_dir, show_progress)
     return train_teacher(ctx.study, ctx.splits, ctx.run_dir, show_progress)
 
 
@@ -133,6 +139,9 @@ def stage_export_pareto(ctx: Context, show_progress=True):
 def stage_finetune(ctx: Context, show_progress=True, trial: int | None = None, max_macs=None):
     from .train.finetune import finetune
     export_dir = stage_export(ctx, show_progress, trial, max_macs)
+    if ctx.space.family in UNCONDITIONAL:
+        from .train.unconditional import finetune_unconditional
+        return finetune_unconditional(ctx, export_dir, show_progress)
     return finetune(ctx, export_dir, show_progress)
 
 
