@@ -46,16 +46,23 @@ def released_widths(config) -> dict:
     return {k: c * m for k, c, m in zip(LAYERS, config, MULTIPLIERS)}
 
 
-def run_subnets(run: Path) -> tuple[dict, dict, list]:
-    """The run's teacher config, data shape and subnets to time: its exports, else its report's Pareto front."""
+def run_subnets(run: Path, trials: str | None, most: int = 4) -> tuple[dict, dict, list]:
+    """The run's study, teacher checkpoint and exported mobile_resnet subnets to time: ``trials`` (numbers,
+    comma-separated), else at most ``most`` spread evenly over the MAC range."""
     study = json.loads((run / "study.json").read_text())
     teacher = torch.load(run / "teacher.pt", map_location="cpu", weights_only=True)
-    subnets = []
-    for cfg_path in sorted((run / "export").glob("trial_*/config.json")):
+    found = []
+    for cfg_path in (run / "export").glob("trial_*/config.json"):
         cfg = json.loads(cfg_path.read_text())
         if cfg.get("family") == "mobile_resnet":
-            subnets.append((f"{study['name']} trial {cfg['trial']}", cfg_path.parent))
-    return study, teacher, subnets
+            found.append((cfg["macs"], cfg["trial"], cfg_path.parent))
+    found.sort(reverse=True)
+    if trials:
+        keep = {int(t) for t in trials.split(",")}
+        found = [f for f in found if f[1] in keep]
+    elif len(found) > most:
+        found = [found[round(i * (len(found) - 1) / (most - 1))] for i in range(most)]
+    return study, teacher, [(f"{study['name']} trial {n}", folder) for _, n, folder in found]
 
 
 def formats_of(net: torch.nn.Module, example: torch.Tensor, threads: int, wanted) -> dict:
@@ -135,6 +142,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     p.add_argument("--run", type=Path, help="a ganas run folder: also time its exported subnets")
+    p.add_argument("--trials", help="with --run: these trial numbers (comma-separated; default: 4 spread over MACs)")
     p.add_argument("--no-reference", action="store_true", help="skip the ngf-64 ResNet-9 reference models")
     p.add_argument("--profile", action="store_true", help="torch.profiler tables for the teacher and first subnet")
     args = p.parse_args(argv)
@@ -158,7 +166,7 @@ def main(argv=None) -> int:
         from ganas.export import load_exported
         from ganas.models import create_teacher as make_teacher
 
-        study, ckpt, exported = run_subnets(args.run)
+        study, ckpt, exported = run_subnets(args.run, args.trials)
         if not exported:
             print(f"\n{args.run} has no exported mobile_resnet subnets: run `ganas export {args.run} --pareto` first")
             return 1

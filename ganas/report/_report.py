@@ -92,7 +92,7 @@ def trials_frame(study, objectives=None) -> pd.DataFrame:
 
 def _metrics(df: pd.DataFrame) -> list[str]:
     skip = {"trial", "state", "status", "arch", "feasible", "duplicate_of", "error", "started", "duration_s",
-            "pareto", "latency_ms", "mac_reduction", "speedup", *COSTS}
+            "pareto", "latency_ms", "runtime", "mac_reduction", "speedup", *COSTS}
     return [c for c in df if c not in skip and not c.startswith(("w_", "constraint_"))
             and pd.api.types.is_numeric_dtype(df[c])]
 
@@ -162,8 +162,8 @@ def write_report(ctx, show_progress: bool = True) -> Path:
     tm = dict(_teacher_metrics(ctx, teacher))
     shape = tuple(ctx.splits.search.inputs.shape[1:])
     timing = LatencyCache(ctx.run_dir, shape)
-    tm["latency_ms"] = timing.get(f"teacher {json.dumps(ctx.teacher_config, sort_keys=True)}",
-                                  lambda: teacher)["median_ms"]
+    t_time = timing.get(f"teacher {json.dumps(ctx.teacher_config, sort_keys=True)}", lambda: teacher)
+    tm["latency_ms"], tm["runtime"] = t_time["median_ms"], t_time["format"]
     with read_study(ctx) as study:
         df = trials_frame(study, objectives)
         front_trials = pareto_trials(study)
@@ -182,9 +182,11 @@ def write_report(ctx, show_progress: bool = True) -> Path:
     for n, t in zip(numbers, front_trials):
         arch = Arch(t.user_attrs["arch"])
         subnets[n] = supernet.extract(arch).eval()
-    lat = [timing.get(f"{ctx.space.family} {Arch(t.user_attrs['arch'])}", lambda n=n: subnets[n])["median_ms"]
-           for n, t in zip(numbers, front_trials)]
-    front = front.assign(latency_ms=lat, mac_reduction=tm["macs"] / front.macs.astype(float),
+    timed = [timing.get(f"{ctx.space.family} {Arch(t.user_attrs['arch'])}", lambda n=n: subnets[n])
+             for n, t in zip(numbers, front_trials)]
+    lat = [r["median_ms"] for r in timed]
+    front = front.assign(latency_ms=lat, runtime=[r["format"] for r in timed],
+                         mac_reduction=tm["macs"] / front.macs.astype(float),
                          speedup=[tm["latency_ms"] / v for v in lat]) if numbers else front
 
     _publish(out / "trials.csv", df.to_csv(index=False).encode())
@@ -209,12 +211,15 @@ def _publish(path: Path, data: bytes) -> Path:
 
 @torch.no_grad()
 def _grid_rows(ctx, teacher, front, subnets, quality) -> list:
+    from ..data.unconditional import is_unconditional
+    from ..data.unpaired import is_paired
+
     data = ctx.splits.search
     x = data.inputs[:SAMPLES]
     rows = []
-    if x.dim() == 4:
+    if x.dim() == 4 and not is_unconditional(ctx.splits):  # a latent vector is no picture
         rows.append(("input", x))
-    if getattr(data, "paired", True) and data.targets.dim() == 4 and len(data.targets) >= len(x):
+    if is_paired(ctx.splits) and not is_unconditional(ctx.splits):
         rows.append(("target", data.targets[:SAMPLES]))
     rows.append((f"teacher\n{ctx.teacher_cost['macs'] / 1e6:.3g}M MACs", teacher(x)))
     order = front.sort_values("macs", ascending=False)
@@ -242,7 +247,8 @@ def _fmt(v) -> str:
 
 def _table(front: pd.DataFrame, tm: dict, metrics: list[str]) -> str:
     cols = [("trial", "trial"), ("arch", "config"), ("macs", "MACs (M)"), ("mac_reduction", "MACs vs teacher"),
-            ("params", "params (k)"), ("latency_ms", "latency (ms)"), ("speedup", "speed-up vs teacher")]
+            ("params", "params (k)"), ("latency_ms", "latency (ms)"), ("runtime", "runtime"),
+            ("speedup", "speed-up vs teacher")]
     cols += [(m, m) for m in metrics]
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
 
@@ -269,7 +275,7 @@ h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 9px;border-bottom:1px solid #e4e4e4;text-align:right}
 th{background:#f6f6f6}td:nth-child(2){font-family:monospace}tr.teacher{background:#fff8d6}
 code{background:#f3f3f3;padding:1px 4px}img{max-width:100%}.note{color:#666;font-size:13px}
-.counts span{display:inline-block;margin-right:1.2em}"""
+.counts span{display:inline-block;margin-right:1.2em}.wide{overflow-x:auto}"""
 
 
 def _html(ctx, df, front, tm, best, quality, metrics, images, latency_how, hv_ref) -> str:
@@ -288,7 +294,7 @@ def _html(ctx, df, front, tm, best, quality, metrics, images, latency_how, hv_re
                   f"--trial {best.number}</code>, or every Pareto subnet with <code>--pareto</code>.</p>")
     else:
         chosen = "<p><b>No evaluated trial meets the budget yet.</b></p>"
-    state = (f"<p><b>The search is still running</b> ({running} trials in flight): reload this report with "
+    state = (f"<p><b>The search is still running</b> ({running} trial{'s' if running != 1 else ''} in flight): reload this report with "
              "<code>ganas report</code> to see more.</p>" if running else "")
     count_line = "".join(f"<span>{html.escape(k)}: <b>{v}</b></span>" for k, v in sorted(counts.items()))
     hv = (f"<h2>Hypervolume over trials</h2>{_img(images, 'hypervolume.png', 'hypervolume history')}"
@@ -313,10 +319,12 @@ objective is minimised. Over-budget configs are never evaluated.</p>
 {chosen}
 <h2>Pareto front: {quality} vs MACs</h2>{_img(images, 'pareto.png', 'quality vs MACs')}
 {latency}
-<h2>Pareto subnets</h2>{_table(front, tm, metrics) if len(front) else '<p>none yet</p>'}
+<h2>Pareto subnets</h2><div class="wide">{_table(front, tm, metrics) if len(front) else '<p>none yet</p>'}</div>
 <p class="note">MACs follow torchprofile's convention (a stride-2 transposed conv counts 4x its multiplies), as
 published numbers do; <code>macs_true</code> in pareto.csv counts real multiplies.</p>
 <h2>The same inputs through the teacher and each Pareto subnet</h2>{_img(images, 'samples.png', 'sample outputs')}
+{f"<p class='note'>{MAX_GRID} of the {len(front)} Pareto subnets, evenly spaced along the front.</p>"
+ if len(front) > MAX_GRID else ""}
 {widths}
 {hv}
 <h2>Data</h2><p>All trials: <a href="trials.csv">trials.csv</a>; Pareto subnets: <a href="pareto.csv">pareto.csv</a>.</p>

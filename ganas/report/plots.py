@@ -33,8 +33,11 @@ def _log_or_linear(ax, values, axis="x"):
     values = [v for v in values if v and math.isfinite(v) and v > 0]
     if values and max(values) / min(values) > 10:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-        fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-        (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+        which = ax.xaxis if axis == "x" else ax.yaxis
+        which.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        # Minor ticks: label 2x and 5x of each decade only, in plain numbers.
+        which.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
         return True
     return False
 
