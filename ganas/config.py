@@ -106,20 +106,11 @@ class DiffAugConfig:
 
 
 @dataclass(frozen=True)
-class DiffAugConfig:
-    """DiffAugment for every adversarial stage trained here (supernet, any mode; the unconditional teacher).
-    In a study file, ``diffaug: color,translation,cutout`` is short for ``diffaug: {policy: ...}``."""
-    policy: str = ""                  # comma-separated subset of color, translation, cutout; empty = off
-    adaptive: bool = False            # StyleGAN2-ADA-like: probability p from E[sign(D(real))] vs target
-    target: float = 0.6
-    speed: float = 4000.0             # images over which the adaptive p can move from 0 to 1
-    interval: int = 4                 # steps between updates of p
-
-
-@dataclass(frozen=True)
 class SearchConfig:
     objectives: tuple = ("domain_fid", "macs")  # all minimised; first is the quality the export ranks by
-    budgets: dict = field(default_factory=lambda: {"macs": "12.5%"})  # number = absolute; "N%" = of the teacher
+    # macs / params: a number (absolute), '2.5G', or "N%" of the teacher; latency: milliseconds per image on a
+    # worker's device (measured by the worker; quality is not evaluated when over it: ganas/search/objectives.py)
+    budgets: dict = field(default_factory=lambda: {"macs": "12.5%"})
     sampler: str = "tpe"              # tpe | nsga2 | random | gp | grid
     n_trials: int = 40
     workers: int = 2                  # Ray actors; 0 = evaluate in this process
@@ -128,6 +119,12 @@ class SearchConfig:
     eval_images: int = 500            # held-out images each trial is scored on
     ray_address: Optional[str] = None  # join this cluster; default: start a local one
     storage: Optional[str] = None     # Optuna storage URL; default: a journal file in the run folder
+    latency_threads: int = 1          # CPU threads a worker times a subnet with (latency objective or budget)
+    lpips_net: str = "alex"           # lpips objective's backbone: alex (lpips' advice as a metric) | vgg | squeeze
+    # Pretrained weights, default: $TORCH_HOME/hub/checkpoints; nothing is downloaded. fid: pytorch-fid's
+    # pt_inception-2015-12-05-6726825d.pth; lpips: torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth.
+    fid_weights: Optional[str] = None
+    lpips_weights: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -183,9 +180,12 @@ CHOICES = {
     ("supernet", "channel_sampling"): ("uniform", "per_layer"),
     ("supernet", "perceptual"): ("lpips", "domain", "none"),
     ("search", "sampler"): ("tpe", "nsga2", "random", "gp", "grid"),
+    ("search", "lpips_net"): ("alex", "vgg", "squeeze"),
 }
 # fid: pytorch-fid's Inception FID (its weights must be in the torch hub cache; ganas.metrics.inception_fid)
-OBJECTIVES = ("domain_fid", "accuracy_error", "l1", "fid", "macs", "params")
+# lpips: LPIPS to the targets; neg_psnr: -PSNR (dB) to the targets, minimised like every objective;
+# latency: milliseconds on a worker's device (ganas/search/objectives.py)
+OBJECTIVES = ("domain_fid", "accuracy_error", "l1", "fid", "lpips", "neg_psnr", "macs", "params", "latency")
 # GAN Compression's CycleGAN distillation settings (DESIGN.md), the supernet defaults for unpaired data
 UNPAIRED_SUPERNET_DEFAULTS = {"lambda_recon": 10.0, "lambda_distill": 0.01, "gan_loss": "lsgan", "ndf": 64}
 _SIZE = re.compile(r"^\s*([0-9.eE+-]+)\s*([KMG]?)\s*$")
@@ -313,8 +313,8 @@ def validate(s: StudyConfig) -> None:
     if bad or not s.search.objectives:
         raise GanasError(f"search.objectives has {bad or 'nothing'}: choose from {', '.join(OBJECTIVES)}")
     for key in s.search.budgets:
-        if key not in ("macs", "params"):
-            raise GanasError(f"search.budgets.{key} is not a budget: use macs or params")
+        if key not in ("macs", "params", "latency"):
+            raise GanasError(f"search.budgets.{key} is not a budget: use macs, params or latency")
     for sec, name in (("teacher", "steps"), ("supernet", "steps"), ("search", "n_trials"), ("finetune", "steps"),
                       ("teacher", "batch_size"), ("supernet", "batch_size"), ("search", "eval_images")):
         v = getattr(getattr(s, sec), name)
@@ -357,4 +357,3 @@ def _validate_folders_and_teacher(s: StudyConfig) -> None:
             raise GanasError(f"teacher.{name} = {getattr(t, name)} must be 0 or more")
     if t.pool_size < 0:
         raise GanasError(f"teacher.pool_size = {t.pool_size} must be 0 (no pool) or more")
-

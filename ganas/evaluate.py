@@ -21,7 +21,9 @@ class SubnetEvaluator:
     Paired data: l1 to the targets. Unpaired data (GAN Compression's CycleGAN numbers): l1 to the teacher's
     outputs, and the FIDs compare generated images with real target-domain images. Fashion-MNIST data adds the
     domain classifier's metrics (domain_fid, accuracy against the class the output should have); ``fid`` in the
-    objectives adds pytorch-fid's Inception FID.
+    objectives adds pytorch-fid's Inception FID, ``lpips`` LPIPS to the targets; psnr / neg_psnr always. With
+    ``latency`` in the objectives or budgets, ``evaluate`` times the extracted subnet on this worker's device
+    first and skips the quality metrics when it is over the latency budget (ganas/search/objectives.py).
     """
 
     def __init__(self, study: StudyConfig, split: str = "search"):
@@ -49,9 +51,23 @@ class SubnetEvaluator:
                                                        self.device)
             self.real_stats = feature_stats(self.classifier, self.reals.to(self.device))
         if "fid" in study.search.objectives:
-            from .metrics.inception_fid import inception_stats, load_inception
-            self.inception = load_inception(self.device)
-            self.inception_real = inception_stats(self.inception, self.reals)
+            from .metrics.inception_fid import cached_real_stats, load_inception
+            from .search.objectives import weights_file
+            self.inception = load_inception(self.device, weights_file(study, study.search.fid_weights))
+            self.inception_real = cached_real_stats(self.inception, self.reals,
+                                                    Path(run_dir) / f"fid_real_stats_{split}.npz")
+        self._init_search_extras(study)
+
+    def _init_search_extras(self, study: StudyConfig) -> None:
+        from .search.objectives import LatencyProbe, needs_latency, weights_file
+
+        s = study.search
+        self.lpips = None
+        if "lpips" in s.objectives:
+            from .metrics.lpips_distance import load_lpips
+            self.lpips = load_lpips(s.lpips_net, weights_file(study, s.lpips_weights), self.device)
+        self.latency = (LatencyProbe(self.inputs.shape[1:], self.device, s.latency_threads, s.budgets.get("latency"))
+                        if needs_latency(study) else None)
 
     def score_outputs(self, outputs: torch.Tensor) -> dict:
         from .metrics import score
@@ -68,11 +84,26 @@ class SubnetEvaluator:
         if self.inception is not None:
             from .metrics.inception_fid import fid
             out["fid"] = fid(self.inception, outputs, self.inception_real)
+        from .metrics.pixel import psnr
+        targets = self.targets
+        if targets.shape[-1] != outputs.shape[-1]:  # an unconditional exit's preview: compared at the data's side
+            from .metrics.unconditional import to_side
+            targets = to_side(targets, outputs.shape[-1])
+        out["psnr"] = psnr(outputs, targets)
+        out["neg_psnr"] = -out["psnr"]  # the minimised objective
+        if self.lpips is not None:
+            from .metrics.lpips_distance import lpips_distance
+            out["lpips"] = lpips_distance(self.lpips, outputs, targets)
         return out
 
     def evaluate(self, arch: dict) -> dict:
+        out = {}
+        if self.latency is not None:
+            out["latency"] = self.latency(self.supernet.extract(arch))
+            if self.latency.over_budget(out["latency"]):
+                return out  # the driver records it as over budget; its quality is not worth the time
         self.supernet.set_arch(arch)
-        return self.score_outputs(generate(self.supernet, self.inputs, self.device))
+        return {**out, **self.score_outputs(generate(self.supernet, self.inputs, self.device))}
 
     def evaluate_net(self, net) -> dict:
         return self.score_outputs(generate(net.to(self.device), self.inputs, self.device))

@@ -46,6 +46,8 @@ def prepare(study: StudyConfig) -> Context:
         raise GanasError(f"search space is for {space.family} but supernet.family is {study.supernet.family}: "
                          "make them agree")
     check_objectives(study)
+    from .search.objectives import check_study
+    check_study(study)  # weights the metrics need, measured budgets: before anything trains
     splits = load_data(study.data, study.seed)
     h, w = splits.size
     from .train.unconditional import check_mode, unconditional_teacher
@@ -55,11 +57,11 @@ def prepare(study: StudyConfig) -> Context:
              study_teacher(study, splits, study.run_path))
     supernet_kwargs(space.family, tconf)  # a teacher the supernet cannot be distilled from stops here
     tcost = teacher_cost(tconf["family"], **teacher_cost_kwargs(tconf), height=h, width=w)
-    budgets = {k: parse_budget(v, tcost[k]) for k, v in study.search.budgets.items()}
+    budgets = {k: parse_budget(v, tcost.get(k, 0.0)) for k, v in study.search.budgets.items()}  # latency: in ms
     ctx = Context(study, space, splits, tcost, budgets, tconf)
     smallest = ctx.cost(space.smallest())
     for k, limit in budgets.items():
-        if smallest[k] > limit:
+        if k in smallest and smallest[k] > limit:
             raise GanasError(f"budget {k} <= {limit:.4g} is impossible: the smallest subnet of the search space has "
                              f"{smallest[k]:.4g} ({smallest[k] / tcost[k]:.1%} of the teacher); raise the budget "
                              "or add smaller widths to the search space")

@@ -111,7 +111,8 @@ def test_missing_objective_raises(tmp_path):
 @pytest.mark.parametrize("kw, match", [
     (dict(sampler="bayes"), "unknown sampler 'bayes': choose one of tpe, nsga2, random, gp, grid"),
     (dict(budgets={"macs": 10.0}), "no config of the search space meets the macs budget"),
-    (dict(budgets={"latency": 1.0}), "budget 'latency' is not a cost"),
+    (dict(budgets={"energy": 1.0}), "budget 'energy' is not a cost: use one of macs, macs_true, params, latency"),
+    (dict(budgets={"latency": -1.0}), "budget latency = -1.0 must be a positive number"),
     (dict(objectives=()), "non-empty"),
 ])
 def test_bad_input_raises_one_line(tmp_path, kw, match):
@@ -238,3 +239,16 @@ def test_pareto_and_best_trial(tmp_path):
     assert best_tight.user_attrs["macs"] <= tight
     assert best_tight.values[0] == min(t.values[0] for t in feasible if t.user_attrs["macs"] <= tight)
     assert best_trial(study, {"macs": 1.0}) is None
+
+
+def test_resume_forces_the_journal_lock_a_killed_driver_left(tmp_path):
+    """A driver killed mid-append leaves study.journal.lock; the next run forces it after a short grace period
+    (Optuna's default one alone is 30 s)."""
+    from ganas.search.storage import LOCK_GRACE_S
+
+    search(tmp_path, small_space(), factory(tmp_path / "c"), n_trials=2)
+    os.symlink(tmp_path / "study.journal", tmp_path / "study.journal.lock")   # what a kill -9 mid-append leaves
+    start = time.monotonic()
+    study = search(tmp_path, small_space(), factory(tmp_path / "c"), n_trials=3)
+    assert len(evaluated(study)) == 3 and not (tmp_path / "study.journal.lock").exists()
+    assert time.monotonic() - start < LOCK_GRACE_S + 20

@@ -95,3 +95,23 @@ def test_gpu_request_without_gpu_is_dropped(local_ray, tmp_path):
     with pytest.warns(UserWarning, match="no GPU"):
         search(tmp_path, factory(log), workers=1, gpus_per_worker=1.0, n_trials=2)
     assert len(logged(log)) == 2
+
+
+def test_a_busy_worker_has_its_next_job_waiting(local_ray, tmp_path):
+    """prefetch: one job queues per busy worker and is sent the moment it finishes, so a worker does not idle
+    while the driver tells a result and asks the next config."""
+    log = tmp_path / "calls.jsonl"
+    ex = RayExecutor(factory(log, sleep=0.3), 1)
+    try:
+        while ex.free() < 1:
+            ex.wait()
+        ex.submit("a", dict(small_space().smallest()))
+        assert ex.free() == 1                        # the worker is busy, and one more job may wait for it
+        ex.submit("b", dict(small_space().largest()))
+        assert ex.free() == 0
+        first = ex.wait()
+        assert [d.key for d in first] == ["a"] and len(ex._running) == 1   # b went to the worker at once
+        assert [d.key for d in ex.wait()] == ["b"]
+        assert len({c["pid"] for c in logged(log)}) == 1
+    finally:
+        ex.close()

@@ -2,7 +2,8 @@
 
 Per trial: ask -> arch -> analytic cost (microseconds) -> budget constraints. Over budget: told at once,
 never evaluated. A config seen before: told from the cache. Otherwise it goes to a worker, and the
-evaluator's metrics (or its failure) are told when they come back.
+evaluator's metrics (or its failure) are told when they come back. A measured budget (latency) is applied
+then, from the metrics: over it, the trial is told like an over-MAC one (see ganas/search/objectives.py).
 
 ``n_trials`` counts finished *evaluations* (trials whose config went to the evaluator, succeeded or
 failed). Over-budget and repeated proposals are stored as trials too, so samplers learn from them, but
@@ -27,6 +28,7 @@ from ..arch import Arch
 from ..errors import GanasError
 from ..space import SearchSpace
 from .executors import Done, Executor, make_executor
+from .objectives import MEASURED
 from .samplers import SAMPLERS, arch_of, distributions, make_sampler, params_of
 from .storage import open_storage, open_study, settings
 
@@ -58,11 +60,11 @@ def _check_inputs(space: SearchSpace, cost, objectives, budgets, sampler, n_tria
     smallest = space.smallest()
     small_cost = cost(smallest)
     for key, value in budgets.items():
-        if key not in small_cost:
-            raise GanasError(f"budget {key!r} is not a cost: use one of {', '.join(small_cost)}")
-        if not isinstance(value, (int, float)) or not value > 0:
+        if key not in small_cost and key not in MEASURED:
+            raise GanasError(f"budget {key!r} is not a cost: use one of {', '.join([*small_cost, *MEASURED])}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise GanasError(f"budget {key} = {value!r} must be a positive number")
-        if small_cost[key] > value:
+        if key in small_cost and small_cost[key] > value:
             raise GanasError(f"no config of the search space meets the {key} budget: the smallest "
                              f"({smallest}) needs {small_cost[key]:,.0f} {key} and the budget is {value:,.0f}; "
                              "raise the budget or add smaller widths to the search space")
@@ -92,6 +94,7 @@ class _Search:
                  budgets: dict, n_trials: int):
         self.study, self.storage, self.space, self.cost = study, storage, space, cost
         self.objectives, self.budgets, self.n_trials = objectives, budgets, n_trials
+        self.measured = {k: b for k, b in budgets.items() if k in MEASURED}   # applied when metrics come back
         self.target = min(n_trials, space.size)   # a tiny space has fewer configs than n_trials
         self.dists = distributions(space)
         self.cache: dict[Arch, _Outcome] = {}
@@ -119,7 +122,8 @@ class _Search:
                 retry.append(arch)
                 continue
             self._note_best(t)
-            if arch is None or "duplicate_of" in t.user_attrs or any(v > 0 for v in t.constraints.values()):
+            over_cost = any(v > 0 for k, v in t.constraints.items() if k not in MEASURED)
+            if arch is None or "duplicate_of" in t.user_attrs or over_cost:
                 continue  # never went to the evaluator
             self.done += 1
             if arch in self.cache:
@@ -189,7 +193,7 @@ class _Search:
         for k in COST_KEYS:
             trial.set_user_attr(k, costs[k])
         # Relative excess (cost / budget - 1): feasible <= 0, and MAC and parameter overshoots add up on one scale.
-        excess = {k: costs[k] / b - 1.0 for k, b in self.budgets.items()}
+        excess = {k: costs[k] / b - 1.0 for k, b in self.budgets.items() if k not in MEASURED}
         for k, v in excess.items():
             trial.set_constraint(k, v)
         if any(v > 0 for v in excess.values()):
@@ -217,13 +221,18 @@ class _Search:
         else:
             metrics, error = _clean_metrics(done.metrics)
             outcome = _Outcome(trial.number, metrics, error)
-            missing = [o for o in self.objectives if o not in COST_KEYS and o not in metrics]
+            missing = [k for k in self.measured if k not in metrics]
+            if not self._over_measured(metrics):  # over a measured budget, quality may be skipped
+                missing += [o for o in self.objectives if o not in COST_KEYS and o not in metrics]
             if error is None and missing:
                 # A setup error, not this config's fault: marked interrupted so a fixed run retries it.
                 self.waiting[arch] = repeats  # run()'s cleanup marks them the same way
                 trial.set_user_attr("interrupted", True)
                 trial.set_user_attr("error", f"evaluator did not return {missing}")
                 self._tell(trial, state=TrialState.FAIL, evaluated=False)
+                if missing[0] in self.measured:
+                    raise GanasError(f"budget {missing[0]!r} needs the evaluator to measure it, and it returned "
+                                     f"only {', '.join(metrics) or 'nothing'}: drop that budget or measure it")
                 raise GanasError(f"objective {missing[0]!r} is not a metric the evaluator returns "
                                  f"({', '.join(metrics) or 'none'}): choose objectives from "
                                  f"{', '.join(list(metrics) + list(COST_KEYS))}")
@@ -241,9 +250,16 @@ class _Search:
             return
         for k, v in outcome.metrics.items():
             trial.set_user_attr(k, v)
+        for k, b in self.measured.items():
+            trial.set_constraint(k, outcome.metrics[k] / b - 1.0)
         costs = trial.user_attrs
-        self._tell(trial, values=[float(outcome.metrics[o]) if o in outcome.metrics else float(costs[o])
+        # A quality an over-latency config was not evaluated for is +inf, as for over-MAC configs (see _ask).
+        self._tell(trial, values=[float(outcome.metrics[o]) if o in outcome.metrics else
+                                  float(costs[o]) if o in COST_KEYS else math.inf
                                   for o in self.objectives], evaluated=not duplicate)
+
+    def _over_measured(self, metrics: dict) -> bool:
+        return any(k in metrics and metrics[k] > b for k, b in self.measured.items())
 
     def _tell(self, trial: Trial, values=None, state=None, *, evaluated: bool) -> None:
         frozen = self.study.tell(trial, values, state=state)

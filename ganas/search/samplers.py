@@ -60,8 +60,9 @@ def make_sampler(name: str, space: SearchSpace, *, seed: int, n_trials: int, wor
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "tpe":
             # multivariate: layer widths interact (the trunk width sets every block's cost);
-            # constant_liar: with several workers, running trials count as bad so they are not re-proposed.
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=workers > 1)
+            # constant_liar: with Ray workers several trials run at once (each worker also has one queued:
+            # RayExecutor's prefetch); they count as bad so that they are not re-proposed.
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=workers > 0)
         if name == "nsga2":
             # Optuna's default population (50) would never breed within a quickstart's 40 trials.
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, n_trials // 4)))
