@@ -6,8 +6,10 @@ import torch
 
 from .frechet import feature_stats, features, frechet_distance, stats_of
 
-# name -> "min" (lower is better) or "max"; search and report look directions up here
+# what score() returns: name -> "min" (lower is better) or "max"; search and report look directions up here
 METRICS = {"domain_fid": "min", "accuracy": "max", "accuracy_error": "min", "l1": "min"}
+# every quality number an evaluation may carry (ganas.evaluate adds these beside score's)
+DIRECTIONS = {**METRICS, "psnr": "max", "neg_psnr": "min", "fid": "min", "lpips": "min"}
 
 
 def score(generated: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor, classifier,

@@ -83,7 +83,7 @@ def write_finetuned(export_dir: Path, net, inputs) -> Path:
 
 def print_finetune(export_dir: Path) -> None:
     """Before and after, one metric per line, with which way each one is better."""
-    from ..metrics import METRICS
+    from ..metrics.score import DIRECTIONS
 
     info = json.loads((export_dir / "finetune.json").read_text())
     before, after = info["before"], info["after"]
@@ -91,7 +91,7 @@ def print_finetune(export_dir: Path) -> None:
           f"({info.get('images', '?')} images), before -> after:")
     for k in before:
         b, a = before[k], after.get(k, math.nan)
-        way = METRICS.get(k)
+        way = DIRECTIONS.get(k)
         verdict = ("" if way is None or math.isnan(a - b) else "unchanged" if a == b
                    else "better" if (a < b) == (way == "min") else "worse")
         way = {"min": "lower is better", "max": "higher is better"}.get(way, "")
