@@ -96,7 +96,8 @@ class SupernetConfig:
 
 @dataclass(frozen=True)
 class DiffAugConfig:
-    """DiffAugment for every adversarial stage trained here (supernet, any mode; the unconditional teacher).
+    """DiffAugment for every adversarial stage trained here: the teacher (pix2pix, CycleGAN or unconditional; not an
+    imported one), the supernet in any mode, and the fine-tune.
     In a study file, ``diffaug: color,translation,cutout`` is short for ``diffaug: {policy: ...}``."""
     policy: str = ""                  # comma-separated subset of color, translation, cutout; empty = off
     adaptive: bool = False            # StyleGAN2-ADA-like: probability p from E[sign(D(real))] vs target

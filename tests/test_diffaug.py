@@ -133,3 +133,51 @@ def test_study_file_short_and_long_forms(tmp_path):
     p.write_text("name: s\ndiffaug: color,rotate\n")
     with pytest.raises(GanasError, match="rotate"):
         load_study(p)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_every_adversarial_stage_of_a_conditional_study_trains_through_it(tmp_path, monkeypatch, paired):
+    """pix2pix / CycleGAN teacher and the distilled supernet: their discriminators see transformed images (for the
+    conditional one, 2-channel pairs), and the adaptive state is part of each stage's checkpointed state."""
+    from conftest import fake_splits
+    from ganas.config import DiffAugConfig, StudyConfig, TeacherConfig
+    from ganas.io import load_checkpoint
+    from ganas.space import SearchSpace
+    from ganas.train import diffaug
+    from ganas.train.supernet import train_supernet
+    from ganas.train.teacher import train_teacher
+
+    seen = []
+
+    def counting(x, params):
+        seen.append(x.shape[1])
+        return apply_params(x, params)
+
+    monkeypatch.setattr(diffaug, "apply_params", counting)
+    splits = fake_splits(n=12)
+    if not paired:
+        for part in (splits.train, splits.search, splits.test):
+            part.targets, part.paired = torch.rand(9, 1, 32, 32) * 2 - 1, False
+    study = StudyConfig(name="d", teacher=TeacherConfig(ngf=4, n_blocks=2, steps=2, batch_size=4, ndf=4, pool_size=2),
+                        supernet=SupernetConfig(steps=2, batch_size=4, ndf=4),
+                        diffaug=DiffAugConfig(policy="color,translation", adaptive=True, interval=1000))
+    monkeypatch.setattr(DiffAugment, "forward", _always_on(DiffAugment.forward))
+    teacher = train_teacher(study, splits, tmp_path, show_progress=False)
+    assert seen, "the teacher's discriminator saw no augmented image"
+    n_teacher = len(seen)
+    space = SearchSpace("mobile_resnet", {k: (4, 2) for k in
+                                          ("stem", "down1", "down2", "blocks1", "blocks2", "blocks3", "up1", "up2")})
+    train_supernet(study, splits, teacher, space, tmp_path, show_progress=False)
+    assert len(seen) > n_teacher, "the supernet's discriminator saw no augmented image"
+    assert set(seen) == {1}  # a pair is concatenated after its (shared) transform; each image has one channel
+    for stage in ("teacher", "supernet"):
+        state = load_checkpoint(tmp_path / f"{stage}.state.pt", "state")["modules"]["augment"]
+        assert float(state["signal"][1]) > 0  # observe() saw the real scores (p updates every 1000 calls)
+
+
+def _always_on(forward):
+    """Adaptive DiffAugment starts at p = 0 (no transform); hold p at 1 so that every call transforms."""
+    def wrapped(self, *images):
+        self.p.fill_(1.0)
+        return forward(self, *images)
+    return wrapped

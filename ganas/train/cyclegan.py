@@ -19,6 +19,7 @@ from ..errors import GanasError
 from ..io import device as default_device
 from ..models import NLayerDiscriminator, create_teacher
 from .common import adam, infinite_batches, save_network
+from .diffaug import judge, make_augment, score_centre
 from .losses import d_loss, g_loss
 from .loop import Rng, train
 
@@ -79,6 +80,7 @@ def train_cyclegan_teacher(study: StudyConfig, splits, family: str, cfg: dict, r
     pool_b = ImagePool(t.pool_size, batch_shape(splits.train.targets, augment)).to(dev)
     opt_g = adam(itertools.chain(G_A.parameters(), G_B.parameters()), t.lr)
     opt_d = adam(itertools.chain(D_A.parameters(), D_B.parameters()), t.lr)
+    diffaug = make_augment(study.diffaug, rng.torch).to(dev)  # identity unless the study names a policy
     batches = infinite_batches(splits.train, t.batch_size, rng, dev)
     cyc, idt = t.lambda_cycle, t.lambda_identity * t.lambda_cycle
 
@@ -87,7 +89,7 @@ def train_cyclegan_teacher(study: StudyConfig, splits, family: str, cfg: dict, r
         fake_b, fake_a = G_A(real_a), G_B(real_b)
         for p in itertools.chain(D_A.parameters(), D_B.parameters()):
             p.requires_grad_(False)
-        gan = g_loss(t.gan_loss, D_A(fake_b)) + g_loss(t.gan_loss, D_B(fake_a))
+        gan = g_loss(t.gan_loss, judge(D_A, diffaug, fake_b)) + g_loss(t.gan_loss, judge(D_B, diffaug, fake_a))
         cycle = F.l1_loss(G_B(fake_b), real_a) + F.l1_loss(G_A(fake_a), real_b)
         identity = (F.l1_loss(G_A(real_b), real_b) + F.l1_loss(G_B(real_a), real_a)) if idt > 0 else torch.zeros(())
         loss_g = gan + cyc * cycle + idt * identity
@@ -96,15 +98,17 @@ def train_cyclegan_teacher(study: StudyConfig, splits, family: str, cfg: dict, r
         opt_g.step()
         for p in itertools.chain(D_A.parameters(), D_B.parameters()):
             p.requires_grad_(True)
-        loss_d_a = d_loss(t.gan_loss, D_A(real_b), D_A(pool_b.query(fake_b, rng.torch)))
-        loss_d_b = d_loss(t.gan_loss, D_B(real_a), D_B(pool_a.query(fake_a, rng.torch)))
+        real_scores = judge(D_A, diffaug, real_b), judge(D_B, diffaug, real_a)
+        loss_d_a = d_loss(t.gan_loss, real_scores[0], judge(D_A, diffaug, pool_b.query(fake_b, rng.torch)))
+        loss_d_b = d_loss(t.gan_loss, real_scores[1], judge(D_B, diffaug, pool_a.query(fake_a, rng.torch)))
         opt_d.zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         opt_d.step()
+        diffaug.observe(torch.cat(real_scores), score_centre(t.gan_loss))  # both D see B images a step
         return {"d_a": loss_d_a.item(), "d_b": loss_d_b.item(), "g_gan": gan.item(), "cycle": cycle.item(),
                 "identity": identity.item()}
 
-    modules = {"G_A": G_A, "G_B": G_B, "D_A": D_A, "D_B": D_B, "pool_A": pool_a, "pool_B": pool_b}
+    modules = {"G_A": G_A, "G_B": G_B, "D_A": D_A, "D_B": D_B, "pool_A": pool_a, "pool_B": pool_b, "augment": diffaug}
     train("teacher", run_dir, modules, {"G": opt_g, "D": opt_d}, step, t.steps, rng, show_progress=show_progress)
     save_network(run_dir / "teacher.pt", "teacher", family, cfg, G_A, trained_as="cyclegan",
                  discriminator={k: v.cpu() for k, v in D_A.state_dict().items()},

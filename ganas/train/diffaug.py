@@ -178,6 +178,15 @@ class DiffAugment(nn.Module):
         return f"policy={','.join(self.policies) or 'none'}, adaptive={self.adaptive}, target={self.target}"
 
 
+def judge(D, augment: DiffAugment, image: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    """D's scores of ``image`` through DiffAugment. A conditional D sees ``condition`` (the generator's input)
+    beside the image: both get the same transform, so the pair stays aligned."""
+    if condition is None:
+        return D(augment(image))
+    condition, image = augment(condition, image)
+    return D(torch.cat([condition, image], 1))
+
+
 def make_augment(cfg, generator: torch.Generator | None = None) -> DiffAugment:
     """The study's ``diffaug`` section as a module (identity when it names no policy)."""
     return DiffAugment(cfg.policy, cfg.adaptive, cfg.target, cfg.speed, cfg.interval, generator)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import GanasError
 from ..nn import DynamicConv2d
-from .diffaug import DiffAugment, score_centre
+from .diffaug import DiffAugment, judge, score_centre
 from .losses import d_loss, g_loss
 
 
@@ -39,10 +39,7 @@ class DistillStep:
         self.augment = augment if augment is not None else DiffAugment()  # DiffAugment; none by default
 
     def _judge(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        if self.paired:  # the input beside the image gets the same transform, so the pair stays aligned
-            x, image = self.augment(x, image)
-            return self.D(torch.cat([x, image], 1))
-        return self.D(self.augment(image))
+        return judge(self.D, self.augment, image, x if self.paired else None)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """``y``: the targets of ``x`` (paired), or a batch of real target-domain images (unpaired)."""

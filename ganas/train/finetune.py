@@ -17,6 +17,7 @@ import torch
 from ..io import device as default_device, load_checkpoint, write_json
 from ..models import NLayerDiscriminator
 from .common import adam, infinite_batches
+from .diffaug import make_augment
 from .distill import DistillStep, make_adapters
 from .loop import Rng, train
 
@@ -53,12 +54,14 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     opt_g = adam(itertools.chain(student.parameters(), adapters.parameters()), f.lr)
     opt_d = adam(D.parameters(), f.lr)
     batches = infinite_batches(ctx.splits.train, f.batch_size, rng, dev)
+    augment = make_augment(study.diffaug, rng.torch).to(dev)
     step_once = DistillStep(student, teacher, D, adapters, opt_g, opt_d, replace(s, lr=f.lr),
-                            paired=is_paired(ctx.splits))
+                            paired=is_paired(ctx.splits), augment=augment)
 
     evaluator = SubnetEvaluator(study, split="test")
     before = evaluator.evaluate_net(student)
-    train("finetune", export_dir, {"G": student, "D": D, "adapters": adapters}, {"G": opt_g, "D": opt_d},
+    train("finetune", export_dir, {"G": student, "D": D, "adapters": adapters, "augment": augment},
+          {"G": opt_g, "D": opt_d},
           lambda _: step_once(*next(batches)), f.steps, rng, show_progress=show_progress)
     after = evaluator.evaluate_net(student)
     write_finetuned(export_dir, student.cpu().eval(), ctx.splits.search.inputs[:CHECK_IMAGES])

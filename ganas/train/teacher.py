@@ -1,5 +1,5 @@
 """Stage `teacher`: import a pytorch-CycleGAN-and-pix2pix generator, or train one: pix2pix (L1 + conditional
-PatchGAN) on paired data, CycleGAN (ganas.train.cyclegan) on unpaired data."""
+PatchGAN) on paired data, CycleGAN (ganas.train.cyclegan) on unpaired data; both through the study's DiffAugment."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +14,7 @@ from ..io import device as default_device, load_checkpoint
 from ..models import NLayerDiscriminator, create_teacher, import_teacher
 from ..models.families import given_arch, resolve_teacher, teacher_kwargs
 from .common import adam, infinite_batches, load_network, save_network
+from .diffaug import judge, make_augment, score_centre
 from .losses import d_loss, g_loss
 from .loop import Rng, train
 
@@ -79,16 +80,19 @@ def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool
     G = create_teacher(family, **cfg).to(dev)
     D = NLayerDiscriminator(splits.input_nc + splits.output_nc, t.ndf).to(dev)
     opt_g, opt_d = adam(G.parameters(), t.lr), adam(D.parameters(), t.lr)
+    augment = make_augment(study.diffaug, rng.torch).to(dev)  # identity unless the study names a policy
     batches = infinite_batches(splits.train, t.batch_size, rng, dev)
 
     def step(_: int) -> dict:
         x, y = next(batches)
         fake = G(x)
-        loss_d = d_loss(t.gan_loss, D(torch.cat([x, y], 1)), D(torch.cat([x, fake.detach()], 1)))
+        real_scores = judge(D, augment, y, x)
+        loss_d = d_loss(t.gan_loss, real_scores, judge(D, augment, fake.detach(), x))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        gan = g_loss(t.gan_loss, D(torch.cat([x, fake], 1)))
+        augment.observe(real_scores, score_centre(t.gan_loss))
+        gan = g_loss(t.gan_loss, judge(D, augment, fake, x))
         l1 = F.l1_loss(fake, y)
         loss_g = gan + t.lambda_recon * l1
         opt_g.zero_grad(set_to_none=True)
@@ -96,7 +100,7 @@ def train_teacher(study: StudyConfig, splits, run_dir: Path, show_progress: bool
         opt_g.step()
         return {"d": loss_d.item(), "g_gan": gan.item(), "l1": l1.item()}
 
-    train("teacher", run_dir, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, step, t.steps, rng,
+    train("teacher", run_dir, {"G": G, "D": D, "augment": augment}, {"G": opt_g, "D": opt_d}, step, t.steps, rng,
           show_progress=show_progress)
     save_network(out, "teacher", family, cfg, G,
                  discriminator={k: v.cpu() for k, v in D.state_dict().items()})
