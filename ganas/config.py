@@ -28,7 +28,7 @@ class DataConfig:
                                       # unpaired); never trained on
     limit_train: Optional[int] = None  # keep only this many training images (tests, quick runs)
     limit_test: Optional[int] = None
-    n_images: Optional[int] = None    # unconditional datasets: the GAN trains on only this many images (low-data
+    n_images: Optional[int] = None    # Fashion-MNIST datasets: the GAN trains on only this many images (low-data
                                       # studies); unlike limit_train, the domain classifier still trains on all
     # The folder layouts' preprocessing: pytorch-CycleGAN-and-pix2pix's options, same names and meanings.
     direction: str = "AtoB"           # AtoB | BtoA: which side (aligned) or folder (unaligned) is the input

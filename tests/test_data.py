@@ -167,3 +167,13 @@ def test_pad_and_scale():
     assert x[0, 0, 2:4, 2:4].tolist() == [[-1, 1], [1, -1]] and x.sum() == -32
     with pytest.raises(GanasError, match="data.size"):
         pad_and_scale(np.zeros((1, 28, 28), np.uint8), 24)
+
+
+@pytest.mark.parametrize("dataset, classes", [("fashion_mnist_edges2shoes", (5, 7, 9)),
+                                              ("fashion_mnist_unpaired", (7, 9))])
+def test_low_data_pairs_keep_n_images_and_search_the_same_held_out_images(dataset, classes):
+    few = load_data(DataConfig(dataset=dataset, classes=classes, n_images=40, search_holdout=100, limit_test=10))
+    full = load_data(DataConfig(dataset=dataset, classes=classes, search_holdout=100, limit_test=10))
+    assert len(few.train.targets) == 40 and len(full.train.targets) > 1000
+    assert _hashes(few.train.targets) <= _hashes(full.train.targets)
+    assert torch.equal(few.search.targets, full.search.targets)

@@ -1,6 +1,7 @@
 """The benchmark studies (not run here) load, and their arithmetic reproduces GAN Compression's published
 figures; the Inception FID they search on refuses to run without its weights and works with them."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -45,6 +46,19 @@ def test_the_released_edges2shoes_subnet_fits_its_budget():
     arch = dict(zip(space.layers, (32, 32, 48, 32, 48, 48, 16, 16)))
     assert space.contains(arch)
     assert subnet_cost("mobile_resnet", widths=arch, n_blocks=9, height=256, width=256)["macs"] < 4.83e9
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "studies").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_study_file_loads_with_a_search_space_of_its_family(path):
+    s = load_study(path)
+    assert s.name == path.stem
+    assert load_space(s.resolve(s.supernet.search_space)).family == s.supernet.family
+
+
+def test_low_data_diffaug_studies_train_on_100_images_through_every_policy():
+    for name in ("fmnist_100shot_diffaug", "edges2shoes_100pairs_diffaug"):
+        s = load_study(f"studies/{name}.yaml")
+        assert s.data.n_images == 100 and s.diffaug.policy == "color,translation,cutout"
 
 
 def test_cyclegan_quickstart_loads():

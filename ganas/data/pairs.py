@@ -77,18 +77,25 @@ def _check(cfg: DataConfig, n_train: int) -> None:
                          f"kept classes have {n_train} training images and some must stay for training")
 
 
+def train_images(cfg: DataConfig, order: np.ndarray) -> np.ndarray:
+    """The training part of a class's shuffled indices: what the search holds out, then ``n_images`` (low-data
+    studies; the domain classifier still trains on all) or ``limit_train`` (quick runs), whichever is smaller."""
+    limit = min(n for n in (cfg.n_images, cfg.limit_train, len(order)) if n is not None)
+    return np.sort(order[cfg.search_holdout:][:limit])
+
+
 def fashion_mnist_edges2shoes(cfg: DataConfig, seed: int = 0) -> Splits:
     """Edge map -> image of the kept classes (shoes by default): edges2shoes in miniature.
 
-    The search images are cut from the training set by the seed, before ``limit_train`` applies, so quick runs
-    and full runs with one seed search on the same images. The test set does not depend on the seed.
+    The search images are cut from the training set by the seed, before ``limit_train`` / ``n_images`` apply, so
+    quick, low-data and full runs with one seed search on the same images. The test set does not depend on the seed.
     """
     images, labels = load_fashion_mnist(cfg.path, "train")
     keep = np.flatnonzero(np.isin(labels, cfg.classes))
     _check(cfg, len(keep))
     order = np.random.default_rng(seed).permutation(keep)
     search = np.sort(order[:cfg.search_holdout])
-    train = np.sort(order[cfg.search_holdout:][:cfg.limit_train])
+    train = train_images(cfg, order)
     test_images, test_labels = load_fashion_mnist(cfg.path, "test")
     test = np.flatnonzero(np.isin(test_labels, cfg.classes))[:cfg.limit_test]
     return Splits(train=_pairs(images[train], labels[train], cfg.size),

@@ -16,7 +16,7 @@ import torch
 from ..config import DataConfig
 from ..errors import GanasError
 from .idx import load_fashion_mnist
-from .pairs import Splits, _check, pad_and_scale
+from .pairs import Splits, _check, pad_and_scale, train_images
 
 LATENT_DIM = 64  # = ganas.models.stylegan.Z_DIM: the size of the codes the unconditional families take
 
@@ -51,8 +51,7 @@ def fashion_mnist_images(cfg: DataConfig, seed: int = 0) -> Splits:
     _check(cfg, len(keep))
     order = np.random.default_rng(seed).permutation(keep)
     search = np.sort(order[:cfg.search_holdout])
-    limit = min(n for n in (cfg.n_images, cfg.limit_train, len(order)) if n is not None)
-    train = np.sort(order[cfg.search_holdout:][:limit])
+    train = train_images(cfg, order)
     if len(train) < 2:
         raise GanasError(f"only {len(train)} training images remain for data.classes {list(cfg.classes)}: lower "
                          "data.search_holdout or raise data.n_images")

@@ -15,7 +15,7 @@ import torch
 from ..config import DataConfig
 from ..errors import GanasError
 from .idx import load_fashion_mnist
-from .pairs import CLASS_NAMES, Splits, pad_and_scale
+from .pairs import CLASS_NAMES, Splits, pad_and_scale, train_images
 from .preprocess import Augment
 
 
@@ -66,7 +66,7 @@ def fashion_mnist_unpaired(cfg: DataConfig, seed: int = 0) -> Splits:
             raise GanasError(f"data.search_holdout = {cfg.search_holdout} must be between 1 and {len(idx) - 1}: class "
                              f"{c} has {len(idx)} training images and some must stay for training")
         search[c] = np.sort(idx[:cfg.search_holdout])
-        train[c] = np.sort(idx[cfg.search_holdout:][:cfg.limit_train])
+        train[c] = train_images(cfg, idx)
     test_images, test_labels = load_fashion_mnist(cfg.path, "test")
     test = {c: np.flatnonzero(test_labels == c)[:cfg.limit_test] for c in (src, dst)}
 
