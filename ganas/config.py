@@ -64,6 +64,7 @@ class TeacherConfig:
     lambda_recon: float = 100.0       # pix2pix's L1 weight
     gan_loss: str = "lsgan"           # lsgan | hinge | vanilla
     ndf: int = 32
+    r1_gamma: float = 0.0             # unconditional families: R1 penalty on D at the reals (StyleGAN2's), lazy
     lambda_cycle: float = 10.0        # CycleGAN's lambda_A = lambda_B
     lambda_identity: float = 0.5      # CycleGAN's identity weight, a fraction of lambda_cycle (0 = none)
     pool_size: int = 50               # CycleGAN's buffer of past fakes the discriminators see (0 = none)
@@ -84,6 +85,7 @@ class SupernetConfig:
     lambda_gan: float = 1.0
     gan_loss: str = "hinge"
     ndf: int = 32
+    r1_gamma: float = 0.0             # unconditional families (teacher, supernet, fine-tune): R1 on D at the reals
     # mode anycost (unconditional families; see ganas/train/anycost.py):
     channel_sampling: str = "uniform"  # uniform: one ratio for every layer per step; per_layer: each its own
     sampled_resolutions: int = 2      # exits the GAN loss trains per step (Anycost GAN samples 2)
@@ -331,6 +333,9 @@ def validate(s: StudyConfig) -> None:
     if s.supernet.sampled_resolutions < 1 or s.supernet.lambda_consistency < 0:
         raise GanasError(f"supernet.sampled_resolutions = {s.supernet.sampled_resolutions} must be >= 1 and "
                          f"supernet.lambda_consistency = {s.supernet.lambda_consistency} >= 0")
+    for sec in ("teacher", "supernet"):
+        if getattr(s, sec).r1_gamma < 0:
+            raise GanasError(f"{sec}.r1_gamma = {getattr(s, sec).r1_gamma} must be 0 (off) or more")
     if s.data.n_images is not None and s.data.n_images < 2:
         raise GanasError(f"data.n_images = {s.data.n_images} must be at least 2, or left out for all images")
     if s.data.size < 28 or s.data.size % 4:

@@ -71,11 +71,14 @@ class SubnetEvaluator:
 
     def score_outputs(self, outputs: torch.Tensor) -> dict:
         from .metrics import score
+        targets = self.targets
         if self.unconditional:
             from .metrics.unconditional import score_samples, to_side
-            outputs = to_side(outputs, self.reals.shape[-1])
-            out = score_samples(outputs.to(self.device), self.classifier, self.real_stats, self.classes,
-                                to_side(self.targets, self.reals.shape[-1]))
+            # previews at the data's side; both clamped to the image range, so every metric below compares what
+            # a user sees (the full network's toRGB is not bounded: unclamped, a copy of it scored 25 dB PSNR)
+            side = self.reals.shape[-1]
+            outputs, targets = to_side(outputs, side), to_side(targets, side)
+            out = score_samples(outputs.to(self.device), self.classifier, self.real_stats, self.classes, targets)
         elif self.classifier is not None:
             out = score(outputs.to(self.device), self.targets.to(self.device), self.labels.to(self.device),
                         self.classifier, self.real_stats)
@@ -85,10 +88,6 @@ class SubnetEvaluator:
             from .metrics.inception_fid import fid
             out["fid"] = fid(self.inception, outputs, self.inception_real)
         from .metrics.pixel import psnr
-        targets = self.targets
-        if targets.shape[-1] != outputs.shape[-1]:  # an unconditional exit's preview: compared at the data's side
-            from .metrics.unconditional import to_side
-            targets = to_side(targets, outputs.shape[-1])
         out["psnr"] = psnr(outputs, targets)
         out["neg_psnr"] = -out["psnr"]  # the minimised objective
         if self.lpips is not None:

@@ -199,3 +199,38 @@ def test_anycost_supernet_trains_every_exit_and_resumes_exactly(tmp_path):
     p_b = load_checkpoint(tmp_path / "b" / "supernet.state.pt")["modules"]["augment"]["p"]
     assert float(p_a) == float(p_b)  # the adaptive probability is part of the resumed state
     assert set(layer_names(32)) == set(WIDTHS)
+
+
+def test_r1_penalises_the_gradient_at_the_reals_every_r1_every_th_step():
+    from torch import nn
+
+    from ganas.train.anycost import UnconditionalGanStep
+    from ganas.train.diffaug import DiffAugment
+    from ganas.train.loop import Rng
+
+    class LinearD(nn.Module):  # D(x) = <w, x>: its gradient at any image is w, so R1 = |w|^2 per image
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.full((1, 1, 32, 32), 0.01))
+
+        def forward(self, x, code=None):
+            return (x * self.w).sum((1, 2, 3))
+
+    reals = torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    G = supernet()  # not trained (lr 0): every call sees the same fakes
+
+    def d_after_one_step(gamma, step):
+        D = LinearD()
+        opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=0.0), torch.optim.SGD(D.parameters(), lr=1.0)
+        logs = UnconditionalGanStep(G, D, opt_g, opt_d, DiffAugment(), Rng(0), gan_loss="vanilla", sides=(32,),
+                                    r1_gamma=gamma, r1_every=4)(reals, step)
+        return D.w.detach().clone(), logs
+
+    plain, logs = d_after_one_step(0.0, 0)
+    assert "r1" not in logs
+    regularised, logs = d_after_one_step(0.5, 0)
+    assert logs["r1"] == pytest.approx(32 * 32 * 0.01 ** 2, rel=1e-5)
+    # d/dw of gamma/2 x every x |w|^2 = gamma x every x w; SGD with lr 1 moves w by minus that
+    assert torch.allclose(plain - regularised, torch.full_like(plain, 0.5 * 4 * 0.01), atol=1e-6)
+    off_step, logs = d_after_one_step(0.5, 1)  # lazy: not on this step
+    assert "r1" not in logs and torch.equal(off_step, plain)

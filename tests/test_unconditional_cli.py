@@ -52,8 +52,14 @@ def test_unconditional_run_reports_exports_and_finetunes(run):
     assert not any("Dynamic" in type(m).__name__ for m in net.modules())
     side = cfg["config"]["resolution"]
     assert net(torch.randn(2, 64)).shape == (2, 1, side, side)
+    # the teacher (the full network) against its own outputs: an exact copy by every measure
+    tm = json.loads((tmp / "run" / "teacher_metrics.json").read_text())
+    assert tm["l1"] == 0 and tm["psnr"] == pytest.approx(100)
     ft = json.loads((export / "finetune.json").read_text())
     assert {"domain_fid", "accuracy", "l1"} <= set(ft["before"]) and ft["after"]["domain_fid"] >= 0
+    tuned = load_exported(export / "finetuned")  # exported in every format, as a conditional fine-tune is
+    assert {"model.pt", "model.torchscript.pt", "model.onnx"} <= {p.name for p in (export / "finetuned").iterdir()}
+    assert tuned(torch.randn(2, 64)).shape == (2, 1, side, side)
 
 
 def test_second_unconditional_run_reuses_finished_stages(run):

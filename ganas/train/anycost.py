@@ -29,6 +29,8 @@ from ..space import SearchSpace
 from .diffaug import DiffAugment, score_centre
 from .losses import d_loss, g_loss
 
+R1_EVERY = 4  # StyleGAN2's lazy regularisation: the R1 penalty every few discriminator steps (it uses 16)
+
 
 def resize(x: torch.Tensor, side: int) -> torch.Tensor:
     """Area resize (the block mean for power-of-two factors): how reals and the teacher's output are brought to a
@@ -83,9 +85,11 @@ class UnconditionalGanStep:
 
     def __init__(self, G, D, opt_g, opt_d, augment: DiffAugment, rng, *, gan_loss: str, lambda_gan: float = 1.0,
                  sides: tuple[int, ...], n_sides: int = 1, sample_arch=lambda: None, real_code=lambda: None,
-                 teacher=None, lambda_consistency: float = 0.0, perceptual=None):
+                 teacher=None, lambda_consistency: float = 0.0, perceptual=None, r1_gamma: float = 0.0,
+                 r1_every: int = R1_EVERY):
         self.G, self.D, self.opt_g, self.opt_d, self.augment, self.rng = G, D, opt_g, opt_d, augment, rng
         self.gan_loss, self.lambda_gan, self.sides, self.n_sides = gan_loss, lambda_gan, tuple(sides), n_sides
+        self.r1_gamma, self.r1_every = r1_gamma, r1_every
         self.sample_arch, self.real_code = sample_arch, real_code
         self.teacher, self.lambda_consistency, self.perceptual = teacher, lambda_consistency, perceptual
         self.device = next(G.parameters()).device
@@ -100,19 +104,27 @@ class UnconditionalGanStep:
     def _code(self, code):
         return None if code is None else code.to(self.device)
 
-    def __call__(self, reals: torch.Tensor) -> dict:
+    def __call__(self, reals: torch.Tensor, step: int = 0) -> dict:
+        """One D and one G step; ``step`` (the loop's, so a resumed run regularises the same steps) picks R1's."""
         n = len(reals)
         # discriminator step
         code = self._code(self.sample_arch())
         with torch.no_grad():
             fakes = self._exits(self._z(n))
         real_code = self._code(self.real_code())
-        loss_d, real_scores = 0.0, []
+        loss_d, real_scores, r1 = 0.0, [], []
+        regularise = self.r1_gamma > 0 and step % self.r1_every == 0
         for side in self.rng.py.sample(self.sides, min(self.n_sides, len(self.sides))):
-            real_s = self.D(self.augment(resize(reals, side)), real_code)
+            real_in = self.augment(resize(reals, side)).detach().requires_grad_(regularise)
+            real_s = self.D(real_in, real_code)
             fake_s = self.D(self.augment(fakes[side]), code)
             loss_d = loss_d + d_loss(self.gan_loss, real_s, fake_s)
+            if regularise:  # R1: the squared gradient of D's score at the (augmented) reals, as StyleGAN2 does
+                grad, = torch.autograd.grad(real_s.sum(), real_in, create_graph=True)
+                r1.append(grad.pow(2).flatten(1).sum(1).mean())
             real_scores.append(real_s.detach())
+        if r1:  # lazy: every r1_every-th step, weighted by r1_every so its average strength is gamma / 2
+            loss_d = loss_d + self.r1_gamma / 2 * self.r1_every * sum(r1)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -125,7 +137,7 @@ class UnconditionalGanStep:
         gan = sum(g_loss(self.gan_loss, self.D(self.augment(fakes[s]), code))
                   for s in self.rng.py.sample(self.sides, min(self.n_sides, len(self.sides))))
         loss_g = self.lambda_gan * gan
-        logs = {"d": loss_d.item(), "g_gan": gan.item()}
+        logs = {"d": loss_d.item(), "g_gan": gan.item(), **({"r1": sum(r1).item()} if r1 else {})}
         if self.teacher is not None and self.lambda_consistency > 0:
             with torch.no_grad():
                 target = self.teacher(z)
@@ -197,10 +209,10 @@ def train_anycost(study: StudyConfig, splits, teacher, space: SearchSpace, run_d
     step_once = UnconditionalGanStep(
         G, D, opt_g, opt_d, augment, rng, gan_loss=s.gan_loss, lambda_gan=s.lambda_gan,
         sides=trained_sides(space, G), n_sides=s.sampled_resolutions, sample_arch=sample_arch, real_code=real_code,
-        teacher=teacher, lambda_consistency=s.lambda_consistency, perceptual=perceptual)
+        teacher=teacher, lambda_consistency=s.lambda_consistency, perceptual=perceptual, r1_gamma=s.r1_gamma)
     batches = image_batches(splits.train, s.batch_size, rng, dev)
     train("supernet", run_dir, {"G": G, "D": D, "augment": augment}, {"G": opt_g, "D": opt_d},
-          lambda _: step_once(next(batches)), s.steps, rng, show_progress=show_progress)
+          lambda i: step_once(next(batches), i), s.steps, rng, show_progress=show_progress)
     G.set_arch({**space.largest(), "resolution": full_side})
     save_network(out, "supernet", space.family, cfg, G,
                  discriminator={k: v.cpu() for k, v in D.state_dict().items()},

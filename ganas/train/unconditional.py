@@ -13,7 +13,7 @@ import torch
 
 from ..config import StudyConfig
 from ..errors import GanasError
-from ..io import device as default_device, load_checkpoint, save_checkpoint, write_json
+from ..io import device as default_device, load_checkpoint, write_json
 from ..models import MultiResDiscriminator, create_teacher
 from ..space import SearchSpace
 from .anycost import UnconditionalGanStep, arch_code, code_length, sample_widths, trained_sides
@@ -73,10 +73,11 @@ def train_full_generator(study: StudyConfig, splits, space: SearchSpace, run_dir
     D = make_discriminator(study, space, splits, t.ndf, study.supernet.conditioned_d).to(dev)
     augment = make_augment(study.diffaug, rng.torch).to(dev)
     opt_g, opt_d = adam(G.parameters(), t.lr), adam(D.parameters(), t.lr)
-    step_once = UnconditionalGanStep(G, D, opt_g, opt_d, augment, rng, gan_loss=t.gan_loss, sides=(max(G.exits),))
+    step_once = UnconditionalGanStep(G, D, opt_g, opt_d, augment, rng, gan_loss=t.gan_loss, sides=(max(G.exits),),
+                                     r1_gamma=t.r1_gamma)
     batches = image_batches(splits.train, t.batch_size, rng, dev)
     train("teacher", run_dir, {"G": G, "D": D, "augment": augment}, {"G": opt_g, "D": opt_d},
-          lambda _: step_once(next(batches)), t.steps, rng, show_progress=show_progress)
+          lambda i: step_once(next(batches), i), t.steps, rng, show_progress=show_progress)
     save_network(out, "teacher", space.family, cfg, G,
                  discriminator={k: v.cpu() for k, v in D.state_dict().items()})
     return G.cpu().eval()
@@ -84,15 +85,19 @@ def train_full_generator(study: StudyConfig, splits, space: SearchSpace, run_dir
 
 def finetune_unconditional(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     """Train an exported subnet further: GAN loss at its exit through the supernet's discriminator (shown the
-    subnet's architecture code) and consistency with the teacher; write ``finetuned.pt`` and ``finetune.json``
-    (test-set metrics before and after) into ``export_dir``."""
+    subnet's architecture code) and consistency with the teacher; write ``finetuned/`` (an export of the fine-tuned
+    subnet in every format, as the conditional fine-tune does) and ``finetune.json`` (test-set metrics before and
+    after) into ``export_dir``."""
     from ..evaluate import SubnetEvaluator
     from ..export import load_exported
     from ..metrics import load_or_train_classifier
     from .perceptual import make_perceptual
 
+    from .finetune import CHECK_IMAGES, print_finetune, write_finetuned
+
     study, run_dir = ctx.study, ctx.run_dir
     if (export_dir / "finetune.json").exists():
+        print_finetune(export_dir)
         return export_dir
     f, s, dev = study.finetune, study.supernet, default_device()
     rng = Rng(study.seed + 2)
@@ -117,18 +122,18 @@ def finetune_unconditional(ctx, export_dir: Path, show_progress: bool = True) ->
         sides=(student.config["resolution"],), sample_arch=lambda: code,
         real_code=lambda: (arch_code(sample_widths(ctx.space, s.channel_sampling, rng.py), ctx.space)
                            if s.conditioned_d else None),
-        teacher=teacher, lambda_consistency=s.lambda_consistency, perceptual=perceptual)
+        teacher=teacher, lambda_consistency=s.lambda_consistency, perceptual=perceptual, r1_gamma=s.r1_gamma)
     batches = image_batches(ctx.splits.train, f.batch_size, rng, dev)
 
     evaluator = SubnetEvaluator(study, split="test")
     before = evaluator.evaluate_net(student)
     train("finetune", export_dir, {"G": student, "D": D, "augment": augment}, {"G": opt_g, "D": opt_d},
-          lambda _: step_once(next(batches)), f.steps, rng, show_progress=show_progress)
+          lambda i: step_once(next(batches), i), f.steps, rng, show_progress=show_progress)
     after = evaluator.evaluate_net(student)
-    save_checkpoint({k: v.detach().cpu() for k, v in student.state_dict().items()}, export_dir / "finetuned.pt")
-    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "before": before, "after": after})
-    q = study.search.objectives[0]
-    print(f"fine-tuned {f.steps} steps: test {q} {before.get(q, float('nan')):.4g} -> {after.get(q, float('nan')):.4g}")
+    write_finetuned(export_dir, student.cpu().eval(), ctx.splits.search.inputs[:CHECK_IMAGES])
+    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "images": len(evaluator.inputs),
+                                              "before": before, "after": after, "export": "finetuned"})
+    print_finetune(export_dir)
     return export_dir
 
 
