@@ -40,7 +40,8 @@ def train_and_score(study: StudyConfig, splits, space, classifier, real_stats, s
     G = create_teacher(space.family, **generator_config(space, splits))
     D = make_discriminator(study, space, splits, t.ndf, False)
     step = UnconditionalGanStep(G, D, adam(G.parameters(), t.lr), adam(D.parameters(), t.lr),
-                                make_augment(study.diffaug, rng.torch), rng, gan_loss=t.gan_loss, sides=(32,))
+                                make_augment(study.diffaug, rng.torch), rng, gan_loss=t.gan_loss, sides=(32,),
+                                r1_gamma=t.r1_gamma)
     batches = image_batches(splits.train, t.batch_size, rng, "cpu")
     z, out, start = splits.search.inputs, [], time.time()
     centre = score_centre(t.gan_loss)
@@ -49,7 +50,7 @@ def train_and_score(study: StudyConfig, splits, space, classifier, real_stats, s
         return float((D(images, None).flatten(1).mean(1) > centre).float().mean())
 
     for i in range(1, steps + 1):
-        step(next(batches))
+        step(next(batches), i - 1)
         if i % every == 0 or i == steps:
             with torch.no_grad():
                 fid = score_samples(G.eval()(z).clamp(-1, 1), classifier, real_stats, study.data.classes)

@@ -64,7 +64,8 @@ class TeacherConfig:
     lambda_recon: float = 100.0       # pix2pix's L1 weight
     gan_loss: str = "lsgan"           # lsgan | hinge | vanilla
     ndf: int = 32
-    r1_gamma: float = 0.0             # unconditional families: R1 penalty on D at the reals (StyleGAN2's), lazy
+    r1_gamma: float = 10.0            # unconditional families: R1 penalty on D at the reals (StyleGAN2's, lazy);
+                                      # without it D won outright here (loss near 0) and the domain FID was worse
     lambda_cycle: float = 10.0        # CycleGAN's lambda_A = lambda_B
     lambda_identity: float = 0.5      # CycleGAN's identity weight, a fraction of lambda_cycle (0 = none)
     pool_size: int = 50               # CycleGAN's buffer of past fakes the discriminators see (0 = none)
@@ -85,7 +86,7 @@ class SupernetConfig:
     lambda_gan: float = 1.0
     gan_loss: str = "hinge"
     ndf: int = 32
-    r1_gamma: float = 0.0             # unconditional families (teacher, supernet, fine-tune): R1 on D at the reals
+    r1_gamma: float = 10.0            # unconditional families (supernet, fine-tune): R1 on D at the reals; 0 = off
     # mode anycost (unconditional families; see ganas/train/anycost.py):
     channel_sampling: str = "uniform"  # uniform: one ratio for every layer per step; per_layer: each its own
     sampled_resolutions: int = 2      # exits the GAN loss trains per step (Anycost GAN samples 2)
