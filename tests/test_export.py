@@ -139,3 +139,16 @@ def test_inference_build_keeps_the_function(build):
     kinds = {type(m).__name__ for m in lean.modules()}
     assert not kinds & {"InstanceNorm2d", "BatchNorm2d"}
     assert all(not p.requires_grad for p in lean.parameters())
+
+
+@pytest.mark.parametrize("after, warned", [(30.0, True), (10.0, False)])
+def test_finetune_summary_says_when_fine_tuning_made_the_quality_worse(tmp_path, capsys, after, warned):
+    from ganas.train.finetune import print_finetune
+    (tmp_path / "finetune.json").write_text(json.dumps({
+        "steps": 5, "split": "test", "images": 8, "quality": "domain_fid",
+        "before": {"domain_fid": 20.0, "accuracy": 0.5}, "after": {"domain_fid": after, "accuracy": 0.6}}))
+    print_finetune(tmp_path)
+    out = capsys.readouterr().out
+    verdict = out.split("domain_fid")[1].splitlines()[0].split()[3]  # "20 -> 30 worse lower is better"
+    assert verdict == ("worse" if warned else "better")
+    assert ("made domain_fid worse" in out) == warned and (str(tmp_path) in out)

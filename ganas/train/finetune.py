@@ -65,10 +65,16 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
           lambda _: step_once(*next(batches)), f.steps, rng, show_progress=show_progress)
     after = evaluator.evaluate_net(student)
     write_finetuned(export_dir, student.cpu().eval(), ctx.splits.search.inputs[:CHECK_IMAGES])
-    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "images": len(evaluator.inputs),
-                                              "before": before, "after": after, "export": "finetuned"})
-    print_finetune(export_dir)
+    record_finetune(export_dir, study, len(evaluator.inputs), before, after)
     return export_dir
+
+
+def record_finetune(export_dir: Path, study, images: int, before: dict, after: dict) -> None:
+    """``finetune.json`` beside the export, then its summary."""
+    write_json(export_dir / "finetune.json", {"steps": study.finetune.steps, "split": "test", "images": images,
+                                              "quality": study.search.objectives[0], "before": before,
+                                              "after": after, "export": "finetuned"})
+    print_finetune(export_dir)
 
 
 @torch.no_grad()
@@ -100,3 +106,8 @@ def print_finetune(export_dir: Path) -> None:
         way = {"min": "lower is better", "max": "higher is better"}.get(way, "")
         print(f"  {k:<16} {b:>10.4g} -> {a:<10.4g} {verdict:<9} {way}")
     print(f"  fine-tuned export: {export_dir / 'finetuned'} (load_exported, model.torchscript.pt, model.onnx)")
+    q = info.get("quality")
+    way = DIRECTIONS.get(q)
+    if way and q in before and q in after and (after[q] > before[q] if way == "min" else after[q] < before[q]):
+        print(f"  fine-tuning made {q} worse: ship {export_dir} (the subnet before fine-tuning) instead, or fine-tune "
+              "with a lower finetune.lr or fewer finetune.steps")

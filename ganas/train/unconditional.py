@@ -13,7 +13,7 @@ import torch
 
 from ..config import StudyConfig
 from ..errors import GanasError
-from ..io import device as default_device, load_checkpoint, write_json
+from ..io import device as default_device, load_checkpoint
 from ..models import MultiResDiscriminator, create_teacher
 from ..space import SearchSpace
 from .anycost import UnconditionalGanStep, arch_code, code_length, sample_widths, trained_sides
@@ -93,7 +93,7 @@ def finetune_unconditional(ctx, export_dir: Path, show_progress: bool = True) ->
     from ..metrics import load_or_train_classifier
     from .perceptual import make_perceptual
 
-    from .finetune import CHECK_IMAGES, print_finetune, write_finetuned
+    from .finetune import CHECK_IMAGES, print_finetune, record_finetune, write_finetuned
 
     study, run_dir = ctx.study, ctx.run_dir
     if (export_dir / "finetune.json").exists():
@@ -131,9 +131,7 @@ def finetune_unconditional(ctx, export_dir: Path, show_progress: bool = True) ->
           lambda i: step_once(next(batches), i), f.steps, rng, show_progress=show_progress)
     after = evaluator.evaluate_net(student)
     write_finetuned(export_dir, student.cpu().eval(), ctx.splits.search.inputs[:CHECK_IMAGES])
-    write_json(export_dir / "finetune.json", {"steps": f.steps, "split": "test", "images": len(evaluator.inputs),
-                                              "before": before, "after": after, "export": "finetuned"})
-    print_finetune(export_dir)
+    record_finetune(export_dir, study, len(evaluator.inputs), before, after)
     return export_dir
 
 
