@@ -81,6 +81,7 @@ class UnconditionalGanStep:
     ``sample_arch()`` sets the generator's architecture for a step and returns its code (None: the discriminator
     is not conditioned); ``real_code()`` gives the code shown with reals. ``sides`` are the exits trained, of which
     ``n_sides`` get the GAN loss each step; the consistency loss (when there is a teacher) covers them all.
+    ``r1_gamma`` > 0 adds StyleGAN2's R1 penalty (gamma / 2 x |grad of D at the reals|^2) every ``r1_every`` steps.
     """
 
     def __init__(self, G, D, opt_g, opt_d, augment: DiffAugment, rng, *, gan_loss: str, lambda_gan: float = 1.0,
