@@ -91,9 +91,8 @@ def finetune_unconditional(ctx, export_dir: Path, show_progress: bool = True) ->
     from ..evaluate import SubnetEvaluator
     from ..export import load_exported
     from ..metrics import load_or_train_classifier
-    from .perceptual import make_perceptual
-
     from .finetune import CHECK_IMAGES, print_finetune, record_finetune, write_finetuned
+    from .perceptual import make_perceptual
 
     study, run_dir = ctx.study, ctx.run_dir
     if (export_dir / "finetune.json").exists():
