@@ -10,10 +10,18 @@ from .errors import GanasError
 STAGES = ("run", "teacher", "supernet", "search", "report", "export", "finetune")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors as one line (its default prints the whole usage first), exit status 2."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganas", description="Compress GAN generators by once-for-all "
-                                "distillation and Optuna/Ray architecture search.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="ganas", description="Compress GAN generators by once-for-all "
+                "distillation and Optuna/Ray architecture search.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     helps = {"run": "run every stage of a study (each skips when its output is complete)",
              "teacher": "train (or import) the teacher", "supernet": "train the once-for-all supernet",
              "search": "search subnets under the budgets (resumes a stopped search)",
@@ -70,6 +78,12 @@ def _dispatch(args) -> int:
     from .config import load_study
 
     study = load_study(args.study, _overrides(args))
+    code = _run_command(args, study, pipeline)
+    pipeline.record_study(study)  # only after success: a failed command leaves the run's record as it was
+    return code
+
+
+def _run_command(args, study, pipeline) -> int:
     show = not args.quiet
     if args.command == "run":
         out = pipeline.run_all(study, show)

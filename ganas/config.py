@@ -195,21 +195,25 @@ UNPAIRED_SUPERNET_DEFAULTS = {"lambda_recon": 10.0, "lambda_distill": 0.01, "gan
 _SIZE = re.compile(r"^\s*([0-9.eE+-]+)\s*([KMG]?)\s*$")
 
 
-def parse_budget(value: Any, teacher_value: float) -> float:
+def parse_budget(value: Any, teacher_value: float, where: str = "the study's search.budgets") -> float:
     """A budget: a number (absolute), '2.5G' / '300M' (absolute with a unit) or '12.5%' (of the teacher)."""
+    out = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    s = str(value).strip()
-    try:
-        if s.endswith("%"):
-            return float(s[:-1]) / 100 * teacher_value
-        m = _SIZE.match(s)
-        if m:
-            return float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
-    except ValueError:
-        pass
-    raise GanasError(f"budget {value!r} is not a number, a size like '2.5G' or a share like '12.5%': fix it in "
-                     "the study's search.budgets")
+        out = float(value)
+    else:
+        s = str(value).strip()
+        try:
+            if s.endswith("%"):
+                out = float(s[:-1]) / 100 * teacher_value
+            elif _SIZE.match(s):
+                m = _SIZE.match(s)
+                out = float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+        except ValueError:
+            pass
+    if out is None or out != out:  # not parsed, or NaN
+        raise GanasError(f"budget {value!r} is not a number, a size like '2.5G' or a share like '12.5%': fix it in "
+                         f"{where}")
+    return out
 
 
 def _build(cls, raw: Any, where: str):
@@ -276,14 +280,15 @@ def load_study(path: str | Path, overrides: dict | None = None) -> StudyConfig:
     """Read and validate a study file (or a run folder's study.json); relative paths are resolved against the
     current folder."""
     path = Path(path)
+    run_folder = None
     if path.is_dir() and (path / "study.json").is_file():
-        path = path / "study.json"
+        run_folder, path = path, path / "study.json"
     elif path.is_dir():
         raise GanasError(f"{path} is a folder without study.json: give a study YAML or a run folder of ganas")
     if not path.is_file():
         raise GanasError(f"study file {path} not found: give the path of a YAML file such as studies/quickstart.yaml")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "study file"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -291,12 +296,21 @@ def load_study(path: str | Path, overrides: dict | None = None) -> StudyConfig:
     if not isinstance(raw, dict):
         raise GanasError(f"study file {path} must be a YAML mapping with at least 'name:'")
     raw.setdefault("name", path.stem)
+    if run_folder is not None:  # the folder given is the run, wherever it was moved or copied to
+        raw["run_dir"] = str(run_folder.resolve())
     for section, values in (overrides or {}).items():
         raw.setdefault(section, {}).update(values)
     _unpaired_defaults(raw)
     study = _build(StudyConfig, raw, "")
     validate(study)
     return study
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise GanasError(f"{what} {path} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
 
 
 def _unpaired_defaults(raw: dict) -> None:
@@ -320,10 +334,15 @@ def validate(s: StudyConfig) -> None:
         if key not in ("macs", "params", "latency"):
             raise GanasError(f"search.budgets.{key} is not a budget: use macs, params or latency")
     for sec, name in (("teacher", "steps"), ("supernet", "steps"), ("search", "n_trials"), ("finetune", "steps"),
-                      ("teacher", "batch_size"), ("supernet", "batch_size"), ("search", "eval_images")):
+                      ("teacher", "batch_size"), ("supernet", "batch_size"), ("finetune", "batch_size"),
+                      ("search", "eval_images"), ("teacher", "ndf"), ("supernet", "ndf")):
         v = getattr(getattr(s, sec), name)
         if v < (0 if name == "steps" else 1):
             raise GanasError(f"{sec}.{name} = {v} must be positive")
+    for sec, name in (("teacher", "lr"), ("supernet", "lr"), ("finetune", "lr"), ("search", "cpus_per_worker")):
+        v = getattr(getattr(s, sec), name)
+        if not v > 0:
+            raise GanasError(f"{sec}.{name} = {v} must be a positive number")
     if s.search.workers < 0:
         raise GanasError(f"search.workers = {s.search.workers} must be 0 (in-process) or more")
     from .train.diffaug import parse_policy
@@ -337,6 +356,14 @@ def validate(s: StudyConfig) -> None:
     for sec in ("teacher", "supernet"):
         if getattr(s, sec).r1_gamma < 0:
             raise GanasError(f"{sec}.r1_gamma = {getattr(s, sec).r1_gamma} must be 0 (off) or more")
+    for key in ("run_dir", "report_dir"):
+        try:
+            path = s.resolve(getattr(s, key).format(name=s.name))
+        except (KeyError, IndexError, ValueError) as e:
+            raise GanasError(f"{key} {getattr(s, key)!r} has a placeholder other than {{name}} ({e}): use {{name}} "
+                             "or a plain path") from None
+        if path.exists() and not path.is_dir():
+            raise GanasError(f"{key} {path} is a file, not a folder: choose another {key} or move the file away")
     if s.data.n_images is not None and s.data.n_images < 2:
         raise GanasError(f"data.n_images = {s.data.n_images} must be at least 2, or left out for all images")
     if s.data.size < 28 or s.data.size % 4:

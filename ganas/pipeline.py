@@ -66,14 +66,22 @@ def prepare(study: StudyConfig) -> Context:
                              f"{smallest[k]:.4g} ({smallest[k] / tcost[k]:.1%} of the teacher); raise the budget "
                              "or add smaller widths to the search space")
     study.run_path.mkdir(parents=True, exist_ok=True)
-    write_json(study.run_path / "study.json", study.to_dict())
+    if not (study.run_path / "study.json").exists():  # a command that fails later must not change a run's record:
+        record_study(study)                           # the CLI records it again once a command has succeeded
     return ctx
+
+
+def record_study(study: StudyConfig) -> None:
+    """The resolved study in its run folder, so `ganas <stage> RUN_FOLDER` finds every setting."""
+    write_json(study.run_path / "study.json", study.to_dict())
 
 
 def check_objectives(study: StudyConfig) -> None:
     """The domain classifier's metrics exist only for Fashion-MNIST images."""
-    from .data import FASHION_MNIST
+    from .data import DATASETS, FASHION_MNIST
 
+    if study.data.dataset not in DATASETS:  # before the objectives, which would blame the wrong field
+        raise GanasError(f"unknown data.dataset {study.data.dataset!r}: choose one of {', '.join(sorted(DATASETS))}")
     domain = [o for o in study.search.objectives if o in ("domain_fid", "accuracy_error")]
     if domain and study.data.dataset not in FASHION_MNIST:
         raise GanasError(f"objective {domain[0]} needs the Fashion-MNIST domain classifier, which cannot judge "

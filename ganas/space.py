@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .arch import Arch
+from .config import read_text
 from .errors import GanasError
 from .models import EXITS, LAYERS
 
@@ -46,7 +47,7 @@ def load_space(path: str | Path) -> SearchSpace:
     if not path.is_file():
         raise GanasError(f"search space {path} not found: set supernet.search_space to a file under search_spaces/")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "search space"))
     except yaml.YAMLError as e:
         raise GanasError(f"search space {path} is not valid YAML ({str(e).splitlines()[0]}): fix the syntax") from None
     if not isinstance(raw, dict) or "family" not in raw or "channels" not in raw:

@@ -1,5 +1,6 @@
 """The whole pipeline through the CLI on real Fashion-MNIST images at tiny settings, and bad input."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,11 @@ def cli(*args, cwd=None):
     ("name: x\ndata: {path: /nonexistent/fmnist}", "dataset-fashion-mnist"),
     ("name: x\nsupernet: {search_space: /nonexistent.yaml}", "search space"),
     ("name: x\n  bad: indent", "not valid YAML"),
+    ("name: x\nteacher: {lr: -1.0}", "teacher.lr = -1.0 must be a positive number"),
+    ("name: x\nteacher: {ndf: 0}", "teacher.ndf = 0 must be positive"),
+    ("name: x\nfinetune: {batch_size: 0}", "finetune.batch_size = 0 must be positive"),
+    ("name: x\nreport_dir: 'reports/{study}'", "placeholder other than {name}"),
+    ("name: x\ndata: {dataset: mnist}", "unknown data.dataset 'mnist'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, text, needle):
     p = tmp_path / "bad.yaml"
@@ -96,6 +102,35 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, text, needle):
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_files_and_flags_are_one_line_and_exit_2(tmp_path):
+    def one_line(r, needle):
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: x\n# caf\xe9\n")
+    one_line(cli("search", str(latin)), "is not UTF-8 text")
+    good = tmp_path / "good.yaml"
+    good.write_text(f"name: x\nrun_dir: {tmp_path}/run\n")
+    one_line(cli("search", str(good), "--workers", "two"), "invalid int value")
+    (tmp_path / "afile").write_text("")
+    good.write_text(f"name: x\nrun_dir: {tmp_path}/afile\n")
+    one_line(cli("search", str(good)), "is a file, not a folder")
+
+
+def test_a_damaged_journal_is_named_and_a_failed_command_keeps_the_run_record(run, tmp_path):
+    tmp, _ = run
+    shutil.copytree(tmp / "run", tmp_path / "run")  # a run folder answers for itself wherever it is copied
+    journal = tmp_path / "run" / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:5] + [b'{"op_code": 5, "trial_id": "oo\n'] + lines[6:]))
+    record = (tmp_path / "run" / "study.json").read_bytes()
+    r = cli("export", str(tmp_path / "run"), "--trial", "0")
+    assert r.returncode == 2 and "is damaged" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (tmp_path / "run" / "study.json").read_bytes() == record
+    assert (tmp / "run" / "study.journal").read_bytes() != journal.read_bytes()  # the original run is untouched
 
 
 def test_checkpoint_of_wrong_architecture_is_refused_and_kept(run, tmp_path):
@@ -107,7 +142,9 @@ def test_checkpoint_of_wrong_architecture_is_refused_and_kept(run, tmp_path):
     teacher = tmp_path / "run" / "teacher.pt"
     teacher.write_bytes((tmp / "run" / "teacher.pt").read_bytes())
     (tmp_path / "run" / "classifier.pt").write_bytes((tmp / "run" / "classifier.pt").read_bytes())
-    before = teacher.read_bytes()
+    (tmp_path / "run" / "study.json").write_bytes((tmp / "run" / "study.json").read_bytes())
+    before, record = teacher.read_bytes(), (tmp_path / "run" / "study.json").read_bytes()
     r = cli("teacher", str(study))
     assert r.returncode == 2 and "ngf" in r.stderr and "Traceback" not in r.stderr
     assert teacher.read_bytes() == before
+    assert (tmp_path / "run" / "study.json").read_bytes() == record  # the failed command did not rewrite it

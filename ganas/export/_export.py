@@ -43,7 +43,7 @@ def select_trials(ctx, study, trial: int | None = None, max_macs=None, pareto: b
                              f"{shown[:20]}{' ...' if len(shown) > 20 else ''}")
         return [done[trial]]
     if max_macs is not None:
-        limit = parse_budget(max_macs, ctx.teacher_cost["macs"])
+        limit = parse_budget(max_macs, ctx.teacher_cost["macs"], "--max-macs")
         best = best_trial(study, {"macs": limit})
         if best is None:
             costs = [t.user_attrs["macs"] for t in _finished(study).values() if _evaluated(t)]

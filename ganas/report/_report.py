@@ -29,15 +29,14 @@ def read_study(ctx):
     """The search's Optuna study, read from a private copy of its journal file, so that a running search
     is neither blocked nor disturbed (an RDB URL is read directly: databases serve concurrent readers)."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     from ..errors import GanasError
+    from ..search.storage import journal_storage, open_storage
 
     url = ctx.study.search.storage
     if url is not None and "://" in str(url):
         try:
-            yield optuna.load_study(study_name=ctx.study.name, storage=str(url))
+            yield optuna.load_study(study_name=ctx.study.name, storage=open_storage(url, ctx.run_dir)[0])
         except KeyError:
             raise GanasError(f"storage {url} holds no study named {ctx.study.name!r}: run `ganas search` first") from None
         return
@@ -49,7 +48,7 @@ def read_study(ctx):
         copy = Path(tmp) / "study.journal"
         copy.write_bytes(data[: data.rfind(b"\n") + 1])  # a line the search is writing right now waits for next time
         try:
-            yield optuna.load_study(study_name=ctx.study.name, storage=JournalStorage(JournalFileBackend(str(copy))))
+            yield optuna.load_study(study_name=ctx.study.name, storage=journal_storage(copy))
         except KeyError:
             raise GanasError(f"{path} holds no study named {ctx.study.name!r}: run `ganas search` first") from None
 
@@ -110,7 +109,10 @@ def _load_teacher(ctx):
 def _teacher_metrics(ctx, teacher) -> dict:
     path = ctx.run_dir / "teacher_metrics.json"
     if path.exists():
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            pass  # a cache: a damaged one is measured again and rewritten
     from ..evaluate import SubnetEvaluator
 
     m = {**SubnetEvaluator(ctx.study).evaluate_net(teacher), **ctx.teacher_cost}

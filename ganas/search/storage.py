@@ -39,7 +39,16 @@ def open_storage(storage, run_dir: Path) -> tuple[BaseStorage, str]:
     path = Path(run_dir) / "study.journal" if storage is None else Path(run_dir) / Path(storage)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = JournalFileSymlinkLock(str(path), grace_period=LOCK_GRACE_S)  # Optuna's default lock, shorter grace
-    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock)), str(path)
+    return journal_storage(path, lock), str(path)
+
+
+def journal_storage(path: Path, lock=None) -> JournalStorage:
+    """The storage of a journal file, which Optuna replays on opening: a damaged file is one line naming it."""
+    try:
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:  # json's errors are ValueErrors
+        raise GanasError(f"study journal {path} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:100]}): "
+                         "restore it from a copy, or delete it to search again") from None
 
 
 def settings(objectives, budgets: Mapping[str, float], space: SearchSpace) -> dict:

@@ -31,7 +31,7 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     from ..export import load_exported
     from ..data.unpaired import is_paired
     from .supernet import discriminator_channels
-    from .teacher import load_teacher
+    from .teacher import load_teacher, teacher_config
 
     study, run_dir = ctx.study, ctx.run_dir
     if (export_dir / "finetune.json").exists():
@@ -40,7 +40,7 @@ def finetune(ctx, export_dir: Path, show_progress: bool = True) -> Path:
     f, s, dev = study.finetune, study.supernet, default_device()
     rng = Rng(study.seed + 2)
     student = load_exported(export_dir).to(dev)
-    teacher = load_teacher(run_dir / "teacher.pt")[0].to(dev)
+    teacher = load_teacher(run_dir / "teacher.pt", teacher_config(study, ctx.splits, run_dir)[1])[0].to(dev)
     for p in teacher.parameters():
         p.requires_grad_(False)
     sup = load_checkpoint(run_dir / "supernet.pt", "supernet")
