@@ -205,8 +205,7 @@ def parse_budget(value: Any, teacher_value: float, where: str = "the study's sea
         try:
             if s.endswith("%"):
                 out = float(s[:-1]) / 100 * teacher_value
-            elif _SIZE.match(s):
-                m = _SIZE.match(s)
+            elif m := _SIZE.match(s):
                 out = float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
         except ValueError:
             pass

@@ -47,3 +47,8 @@ def test_budgets_absolute_with_units_or_share_of_teacher():
     assert parse_budget("12.5%", 8e8) == pytest.approx(1e8)
     with pytest.raises(GanasError, match="12.5%"):
         parse_budget("one eighth", 1e9)
+    for nan in ("nan%", "nan", float("nan")):
+        with pytest.raises(GanasError, match="search.budgets"):
+            parse_budget(nan, 1e9)
+    with pytest.raises(GanasError, match="fix it in --max-macs"):
+        parse_budget("abc", 1e9, "--max-macs")
