@@ -78,10 +78,9 @@ def record_study(study: StudyConfig) -> None:
 
 def check_objectives(study: StudyConfig) -> None:
     """The domain classifier's metrics exist only for Fashion-MNIST images."""
-    from .data import DATASETS, FASHION_MNIST
+    from .data import FASHION_MNIST, check_dataset
 
-    if study.data.dataset not in DATASETS:  # before the objectives, which would blame the wrong field
-        raise GanasError(f"unknown data.dataset {study.data.dataset!r}: choose one of {', '.join(sorted(DATASETS))}")
+    check_dataset(study.data.dataset)  # before the objectives, which would blame the wrong field
     domain = [o for o in study.search.objectives if o in ("domain_fid", "accuracy_error")]
     if domain and study.data.dataset not in FASHION_MNIST:
         raise GanasError(f"objective {domain[0]} needs the Fashion-MNIST domain classifier, which cannot judge "

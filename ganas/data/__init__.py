@@ -2,7 +2,8 @@
 from .edges import canny
 from .folders import AugmentedPairs, aligned_folder, unaligned_folder
 from .idx import DEFAULT_PATH, load_fashion_mnist, read_idx
-from .pairs import CLASS_NAMES, DATASETS, ImagePairs, Splits, fashion_mnist_edges2shoes, load_data, pad_and_scale
+from .pairs import (CLASS_NAMES, DATASETS, ImagePairs, Splits, check_dataset, fashion_mnist_edges2shoes, load_data,
+                    pad_and_scale)
 from .preprocess import Augment
 from .unconditional import LATENT_DIM, LatentImages, fashion_mnist_images, is_unconditional
 from .unpaired import UnpairedImages, fashion_mnist_unpaired, is_paired
@@ -23,6 +24,6 @@ def is_unpaired(dataset: str) -> bool:
 
 __all__ = ["Augment", "AugmentedPairs", "CLASS_NAMES", "DATASETS", "DEFAULT_PATH", "FASHION_MNIST", "ImagePairs",
            "Splits", "UNCONDITIONAL_DATA", "UNPAIRED", "LATENT_DIM", "LatentImages", "fashion_mnist_images",
-           "is_unconditional", "UnpairedImages", "aligned_folder", "canny", "fashion_mnist_edges2shoes",
-           "fashion_mnist_unpaired", "is_paired", "is_unpaired", "load_data", "load_fashion_mnist", "pad_and_scale",
+           "is_unconditional", "UnpairedImages", "aligned_folder", "canny", "check_dataset",
+           "fashion_mnist_edges2shoes", "fashion_mnist_unpaired", "is_paired", "is_unpaired", "load_data", "load_fashion_mnist", "pad_and_scale",
            "read_idx", "unaligned_folder"]

@@ -109,7 +109,11 @@ DATASETS: dict[str, Callable[[DataConfig, int], Splits]] = {
 }
 
 
+def check_dataset(name: str) -> None:
+    if name not in DATASETS:
+        raise GanasError(f"unknown data.dataset {name!r}: choose one of {', '.join(sorted(DATASETS))}")
+
+
 def load_data(cfg: DataConfig, seed: int = 0) -> Splits:
-    if cfg.dataset not in DATASETS:
-        raise GanasError(f"unknown data.dataset {cfg.dataset!r}: choose one of {', '.join(sorted(DATASETS))}")
+    check_dataset(cfg.dataset)
     return DATASETS[cfg.dataset](cfg, seed)
