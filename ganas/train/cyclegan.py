@@ -104,7 +104,7 @@ def train_cyclegan_teacher(study: StudyConfig, splits, family: str, cfg: dict, r
         opt_d.zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         opt_d.step()
-        diffaug.observe(torch.cat(real_scores), score_centre(t.gan_loss))  # both D see B images a step
+        diffaug.observe(torch.cat(real_scores), score_centre(t.gan_loss))  # both discriminators: 2 batches of reals
         return {"d_a": loss_d_a.item(), "d_b": loss_d_b.item(), "g_gan": gan.item(), "cycle": cycle.item(),
                 "identity": identity.item()}
 
